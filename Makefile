@@ -1,0 +1,32 @@
+# Two commands for a new user: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.augkit-installed
+
+.PHONY: setup demo test bench lint clean
+
+# torch is installed first and pinned to the CPU wheel, so no dependency pulls a CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[test,ray]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/augkit demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python -m pytest bench --benchmark-only
+
+lint: setup
+	$(BIN)/ruff check augment corpora finetune schemes tests bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

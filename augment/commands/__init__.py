@@ -1,0 +1,1 @@
+"""One module per `augkit` sub-command; see augment.cli."""

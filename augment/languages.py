@@ -1,0 +1,79 @@
+"""The one place that maps language codes.
+
+Every component speaks FLORES-200 style codes, ISO 639-3 plus ISO 15924 script (`mlt_Latn`,
+`arb_Arab`, `bod_Tibt`, `zho_Hans`). Users may write ISO 639-1 (`mt`), ISO 639-3 (`mlt`),
+the FLORES code, or a fastText label (`__label__mt`, `__label__mlt_Latn`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from augment.errors import AugkitError
+
+# Where the default script or the FLORES macrolanguage choice is not what langcodes infers.
+_PREFERRED = {
+    "ar": "arb_Arab", "ara": "arb_Arab", "arb": "arb_Arab",
+    "zh": "zho_Hans", "zho": "zho_Hans", "cmn": "zho_Hans",
+    "bo": "bod_Tibt", "bod": "bod_Tibt", "tib": "bod_Tibt",
+    "mt": "mlt_Latn", "mlt": "mlt_Latn",
+    "en": "eng_Latn", "eng": "eng_Latn",
+    "it": "ita_Latn", "ita": "ita_Latn",
+    "fa": "pes_Arab", "fas": "pes_Arab", "per": "pes_Arab",
+    "ms": "zsm_Latn", "msa": "zsm_Latn",
+    "sw": "swh_Latn", "swa": "swh_Latn",
+    "et": "est_Latn", "lv": "lvs_Latn", "uz": "uzn_Latn", "ne": "npi_Deva",
+}
+
+
+@lru_cache(maxsize=None)
+def to_flores(code: str) -> str:
+    """`mt`, `mlt`, `mlt_Latn`, `mlt-Latn`, `__label__mt` -> `mlt_Latn`."""
+    raw = code.strip()
+    if raw.startswith("__label__"):
+        raw = raw[len("__label__"):]
+    raw = raw.replace("-", "_")
+    if not raw:
+        raise AugkitError("empty language code")
+    language, _, script = raw.partition("_")
+    language = language.lower()
+    if script:
+        script = script.title()
+        if language in _PREFERRED and len(language) != 3:
+            language = _PREFERRED[language].split("_")[0]
+        elif len(language) == 2:
+            language = _alpha3(language, code)
+        return f"{language}_{script}"
+    if language in _PREFERRED:
+        return _PREFERRED[language]
+    return f"{_alpha3(language, code) if len(language) == 2 else language}_{_script(language, code)}"
+
+
+def iso639_3(code: str) -> str:
+    """The language part of the FLORES code: `mt` -> `mlt`."""
+    return to_flores(code).split("_")[0]
+
+
+def same_language(a: str, b: str) -> bool:
+    return to_flores(a) == to_flores(b)
+
+
+def _alpha3(language: str, original: str) -> str:
+    import langcodes
+
+    try:
+        return langcodes.Language.get(language).to_alpha3()
+    except (LookupError, ValueError) as error:
+        raise AugkitError(f"unknown language code {original!r}") from error
+
+
+def _script(language: str, original: str) -> str:
+    import langcodes
+
+    try:
+        script = langcodes.Language.get(language).maximize().script
+    except (LookupError, ValueError) as error:
+        raise AugkitError(f"unknown language code {original!r}") from error
+    if not script:
+        raise AugkitError(f"cannot infer the script of {original!r}; write it as xxx_Scrp")
+    return script

@@ -1,0 +1,1 @@
+"""Datasets and pipelines: readers, stages, recipes, engines, writers."""

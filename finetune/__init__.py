@@ -1,0 +1,1 @@
+"""Models: tokenizers, continual pre-training, fine-tuning, evaluation, layer-wise analysis."""
