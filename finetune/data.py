@@ -1,0 +1,229 @@
+"""Training data for the finetune commands: load records, pick their fields, pack them into blocks.
+
+Inputs (`load_records`): a `.jsonl`, `.parquet`, `.csv`, `.tsv` or `.txt` file (one text per line),
+a Hugging Face `save_to_disk` directory (a Dataset, or a DatasetDict from which `split` is taken,
+"train" by default), or a directory of such files (the corpus builder's output: `train.jsonl`,
+`dev.jsonl`, ...; with `split` only the files whose name starts with it). `PATH:SPLIT` is
+shorthand for `split`, e.g. `out/corpus:dev`.
+
+Record kinds:
+- text: a `text` field (or `text_field`), used by CPT and perplexity;
+- prompt-response: `prompt` and `response` fields (or `prompt_field` / `response_field`);
+- messages: a `messages` list of `{"role", "content"}` dicts (chat), used by SFT.
+A record missing the field its command needs is an error naming the file and line, never skipped.
+
+Packing (`pack_blocks`): texts are tokenised, joined with the end-of-text token and cut into blocks
+of `block_size`; only the last block is padded, so the non-padding fraction is reported and is
+normally above 99% (`PackingStats`). `pad_examples` is the un-packed baseline the benchmark
+compares against (one text per row, truncated, padded to the longest in its batch).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from augment.errors import AugkitError, InputError
+from augment.formats import format_from_path, read_lines, read_table
+
+Record = dict[str, Any]
+_FILE_SUFFIXES = (".jsonl", ".parquet", ".csv", ".tsv", ".txt")
+IGNORE_INDEX = -100  # label value the loss skips (PyTorch's cross-entropy default)
+
+
+@dataclass
+class SourcedRecord:
+    """A record and where it came from, so errors can name the file and line."""
+
+    record: Record
+    path: str
+    line: int
+
+
+def load_records(path: str | Path, split: str | None = None) -> list[SourcedRecord]:
+    """Every record of a file, a save_to_disk dataset or a directory of files (see the module docstring)."""
+    path_text = str(path)
+    if split is None and ":" in path_text and not Path(path_text).exists():
+        path_text, split = path_text.rsplit(":", 1)
+    location = Path(path_text)
+    if not location.exists():
+        raise AugkitError(f"{path_text}: no such file or directory")
+    if location.is_dir():
+        if (location / "dataset_info.json").is_file() or (location / "dataset_dict.json").is_file():
+            return _load_saved_dataset(location, split)
+        files = sorted(
+            p for p in location.iterdir()
+            if p.is_file() and p.name.endswith(_FILE_SUFFIXES) and (split is None or p.name.startswith(split))
+        )
+        if not files:
+            wanted = f" for split {split!r}" if split else ""
+            raise AugkitError(f"{path_text}: no data files{wanted} ({', '.join(_FILE_SUFFIXES)})")
+        return [item for file in files for item in _load_file(file)]
+    return _load_file(location)
+
+
+def _load_file(path: Path) -> list[SourcedRecord]:
+    fmt = format_from_path(path)
+    if fmt == "txt":
+        return [SourcedRecord({"text": line}, str(path), number)
+                for number, line in enumerate(read_lines(path), start=1) if line.strip()]
+    if fmt == "jsonl":
+        records = []
+        for number, line in enumerate(read_lines(path), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(path, f"invalid JSON: {error.msg} (column {error.colno})", line=number) from None
+            if not isinstance(row, dict):
+                raise InputError(path, f"expected a JSON object, got {type(row).__name__}", line=number)
+            records.append(SourcedRecord(row, str(path), number))
+        return records
+    if fmt in ("csv", "tsv", "parquet"):
+        header = 0 if fmt == "parquet" else 1  # csv/tsv line numbers count the header row
+        table = read_table(path, fmt)
+        return [SourcedRecord(row, str(path), index + 1 + header) for index, row in enumerate(table.rows)]
+    raise AugkitError(f"{path}: unsupported data format {fmt!r}; use jsonl, parquet, csv, tsv or txt")
+
+
+def _load_saved_dataset(location: Path, split: str | None) -> list[SourcedRecord]:
+    import datasets
+
+    loaded = datasets.load_from_disk(str(location))
+    if isinstance(loaded, datasets.DatasetDict):
+        chosen = split or "train"
+        if chosen not in loaded:
+            raise AugkitError(f"{location}: no split {chosen!r}; splits: {', '.join(loaded)}")
+        loaded = loaded[chosen]
+    return [SourcedRecord(row, str(location), index + 1) for index, row in enumerate(loaded)]
+
+
+def texts_of(records: Sequence[SourcedRecord], field: str = "text") -> list[str]:
+    """The `field` of every record (CPT, perplexity); a missing or non-string field is an error."""
+    texts = []
+    for item in records:
+        value = item.record.get(field)
+        if not isinstance(value, str):
+            raise InputError(item.path, f"record has no text field {field!r} (fields: {', '.join(item.record)})",
+                             line=item.line)
+        if value.strip():
+            texts.append(value)
+    if not texts:
+        raise AugkitError(f"no non-empty {field!r} texts in the data")
+    return texts
+
+
+def conversations_of(
+    records: Sequence[SourcedRecord], prompt_field: str = "prompt", response_field: str = "response",
+    messages_field: str = "messages",
+) -> list[list[dict[str, str]]]:
+    """Each record as chat messages: a `messages` list as is, or prompt/response as user/assistant turns."""
+    conversations = []
+    for item in records:
+        record = item.record
+        if messages_field in record:
+            messages = record[messages_field]
+            if (not isinstance(messages, list) or not messages
+                    or not all(isinstance(m, dict) and "role" in m and "content" in m for m in messages)):
+                raise InputError(item.path, f"{messages_field!r} must be a list of {{role, content}} objects",
+                                 line=item.line)
+            if messages[-1]["role"] != "assistant":
+                raise InputError(item.path, "the last message must be the assistant's (the trained response)",
+                                 line=item.line)
+            conversations.append([{"role": str(m["role"]), "content": str(m["content"])} for m in messages])
+        elif isinstance(record.get(prompt_field), str) and isinstance(record.get(response_field), str):
+            conversations.append([{"role": "user", "content": record[prompt_field]},
+                                  {"role": "assistant", "content": record[response_field]}])
+        else:
+            raise InputError(
+                item.path,
+                f"record needs {messages_field!r} or {prompt_field!r} + {response_field!r} "
+                f"(fields: {', '.join(record)})", line=item.line,
+            )
+    return conversations
+
+
+def split_heldout(records: list[SourcedRecord], fraction: float, seed: int) -> tuple[list, list]:
+    """(train, held-out), split by document (`doc` field) when records have one, else by record."""
+    if not 0 < fraction < 1:
+        raise AugkitError(f"held-out fraction must be between 0 and 1, got {fraction}")
+    docs = sorted({str(item.record.get("doc", index)) for index, item in enumerate(records)})
+    rng = random.Random(seed)
+    rng.shuffle(docs)
+    heldout_docs = set(docs[: max(1, round(len(docs) * fraction))])
+    if len(heldout_docs) == len(docs):
+        raise AugkitError("too little data to hold out an evaluation set; give --eval-data")
+    train, heldout = [], []
+    for index, item in enumerate(records):
+        (heldout if str(item.record.get("doc", index)) in heldout_docs else train).append(item)
+    return train, heldout
+
+
+@dataclass
+class PackingStats:
+    texts: int
+    tokens: int  # real tokens, end-of-text separators included
+    blocks: int
+    block_size: int
+
+    @property
+    def non_padding_fraction(self) -> float:
+        return self.tokens / (self.blocks * self.block_size) if self.blocks else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"texts": self.texts, "tokens": self.tokens, "blocks": self.blocks, "block_size": self.block_size,
+                "non_padding_fraction": round(self.non_padding_fraction, 6)}
+
+
+def pack_blocks(tokenizer, texts: Sequence[str], block_size: int) -> tuple[list[dict[str, list[int]]], PackingStats]:
+    """Causal-LM examples: texts joined by end-of-text and cut into `block_size` blocks.
+
+    Attention crosses text boundaries inside a block, as in standard pre-training packing; the
+    end-of-text token tells the model where a text stops. Only the last block is padded (label -100).
+    """
+    if block_size < 2:
+        raise AugkitError(f"block size must be at least 2, got {block_size}")
+    separator = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    stream: list[int] = []
+    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
+        stream.extend(ids)
+        stream.append(separator)
+    blocks = []
+    for start in range(0, len(stream), block_size):
+        chunk = stream[start:start + block_size]
+        padding = block_size - len(chunk)
+        blocks.append({
+            "input_ids": chunk + [tokenizer.pad_token_id] * padding,
+            "attention_mask": [1] * len(chunk) + [0] * padding,
+            "labels": chunk + [IGNORE_INDEX] * padding,
+        })
+    return blocks, PackingStats(len(texts), len(stream), len(blocks), block_size)
+
+
+def pad_examples(tokenizer, texts: Sequence[str], block_size: int) -> list[dict[str, list[int]]]:
+    """The un-packed baseline: one text per example, truncated to `block_size` (padding is left to the collator)."""
+    separator = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    examples = []
+    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
+        ids = (ids + [separator])[:block_size]
+        examples.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": list(ids)})
+    return examples
+
+
+def pad_batch(examples: Sequence[dict[str, list[int]]], pad_token_id: int) -> dict[str, Any]:
+    """Right-pad a batch to its longest example; padded labels are -100 so the loss skips them."""
+    import torch
+
+    width = max(len(example["input_ids"]) for example in examples)
+    batch: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
+    for example in examples:
+        padding = width - len(example["input_ids"])
+        batch["input_ids"].append(list(example["input_ids"]) + [pad_token_id] * padding)
+        batch["attention_mask"].append(list(example["attention_mask"]) + [0] * padding)
+        batch["labels"].append(list(example["labels"]) + [IGNORE_INDEX] * padding)
+    return {key: torch.tensor(value) for key, value in batch.items()}
