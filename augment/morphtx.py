@@ -1,0 +1,158 @@
+"""MorphTx: morphology-aware transliteration (Micallef, Habash & Borg, Findings of EMNLP 2025).
+
+Each token is analysed (diacritised and segmented into tagged morphemes by a backend in
+`augment.analyzers`); clitics and affixes are replaced by their Maltese counterparts from a tag
+table (`schemes/morphtx/tag_map.tsv`); what stays Arabic (the stem, untabled affixes) is then
+rewritten by the scheme's CharTx rules, and the Maltese post-processing contracts `bi il-` into
+`bil-`, assimilates sun letters and capitalises `^`-marked proper nouns.
+
+The hook the scheme engine calls is `MorphPreprocessor.map_tokens(tokens) -> list[str]`: one
+string per token (never more, never fewer), made of Maltese pieces and diacritised Arabic.
+Without a tag table (scheme `morphtx-diac`) it only diacritises.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from augment.analyzers import Analysis, Analyzer, Morpheme, get_analyzer
+from augment.errors import InputError
+
+TAG_MAP_HEADER = ["tag", "morpheme", "state", "output", "comment"]
+SELF = "{}"  # in an output: the morpheme itself, left for the CharTx rules
+
+_SUKUN = "\u0652"
+_FINAL_VOWELS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650")
+SHADDA = "\u0651"
+# Arabic sun letters (and ل): after the article their shadda is the article's assimilated ل.
+SUN_LETTERS = frozenset("تثدذرزسشصضطظلن")
+
+
+def match_form(morpheme: str) -> str:
+    """The form compared against tag-table morphemes: no sukun, no final short vowel or tanwin."""
+    form = morpheme.replace(_SUKUN, "")
+    while form and form[-1] in _FINAL_VOWELS:
+        form = form[:-1]
+    return form
+
+
+@dataclass(frozen=True)
+class TagRule:
+    tag: str  # exact, or a prefix followed by `*`
+    morpheme: str  # match_form of the morpheme, or "*"
+    state: str  # "*" or a CAMeL `stt` value
+    output: str
+    line: int
+
+    @property
+    def specificity(self) -> int:
+        return 2 * (self.morpheme != "*") + (self.state != "*")
+
+    def matches(self, morpheme: Morpheme, is_stem: bool, state: str) -> bool:
+        if not fnmatch.fnmatchcase(morpheme.tag, self.tag):
+            return False
+        if self.morpheme != "*" and self.morpheme != match_form(morpheme.form):
+            return False
+        if self.state != "*" and self.state != state:
+            return False
+        # A `*` row never replaces the lemma itself; it may only decorate it (`^{}`).
+        return not (is_stem and self.morpheme == "*" and SELF not in self.output)
+
+
+class TagMap:
+    """The tag table: which Maltese string replaces a morpheme, by tag, form and state."""
+
+    def __init__(self, rules: list[TagRule], path: str | os.PathLike = "<memory>"):
+        # Most specific first; among equals, file order (duplicates are refused at load time).
+        self.rules = sorted(rules, key=lambda rule: -rule.specificity)
+        self.path = str(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TagMap:
+        path = Path(path)
+        try:
+            lines = path.read_bytes().decode("utf-8").split("\n")
+        except UnicodeDecodeError as error:
+            raise InputError(path, f"invalid UTF-8 at byte {error.start}") from None
+        rules: list[TagRule] = []
+        seen: dict[tuple[str, str, str], int] = {}
+        header_seen = False
+        for number, raw in enumerate(lines, start=1):
+            line = raw.rstrip("\r")
+            if not line.strip() or line.startswith("#"):
+                continue
+            cells = line.split("\t")
+            if not header_seen:
+                if cells != TAG_MAP_HEADER:
+                    raise InputError(path, f"the first line must be the header {chr(9).join(TAG_MAP_HEADER)!r}",
+                                     line=number)
+                header_seen = True
+                continue
+            if len(cells) not in (4, 5):
+                raise InputError(path, f"expected tag<TAB>morpheme<TAB>state<TAB>\"output\"[<TAB>comment], "
+                                 f"found {len(cells)} fields", line=number)
+            tag, morpheme, state, output = cells[:4]
+            if not tag or "*" in tag[:-1]:
+                raise InputError(path, f"bad tag {tag!r}: a tag may only end with *", line=number)
+            if len(output) < 2 or output[0] != '"' or output[-1] != '"' or '"' in output[1:-1]:
+                raise InputError(path, f"output {output!r} must be written in double quotes, e.g. \"bi \"",
+                                 line=number)
+            if not morpheme or not state:
+                raise InputError(path, "empty morpheme or state (write * for any)", line=number)
+            key = (tag, match_form(morpheme) if morpheme != "*" else "*", state)
+            if key in seen:
+                raise InputError(path, f"tag {tag} / morpheme {morpheme} / state {state} is listed twice "
+                                 f"(first on line {seen[key]})", line=number)
+            seen[key] = number
+            rules.append(TagRule(tag, key[1], state, output[1:-1], number))
+        if not header_seen:
+            raise InputError(path, f"empty tag table (expected the header {chr(9).join(TAG_MAP_HEADER)!r})")
+        return cls(rules, path)
+
+    def rule_for(self, morpheme: Morpheme, is_stem: bool, state: str) -> TagRule | None:
+        return next((rule for rule in self.rules if rule.matches(morpheme, is_stem, state)), None)
+
+    def render(self, analysis: Analysis) -> str:
+        """The analysed word with every tabled morpheme replaced by its Maltese output."""
+        pieces = []
+        after_article = False
+        for index, morpheme in enumerate(analysis.morphemes):
+            form = morpheme.form
+            if after_article and len(form) > 1 and form[0] in SUN_LETTERS and form[1] == SHADDA:
+                # الشَّمْس: the shadda is the article's assimilated ل, which `il-` already writes
+                # (post-processing turns il-x into ix-x); keeping it would double the letter.
+                form = form[0] + form[2:]
+            rule = self.rule_for(morpheme, index == analysis.stem_index, analysis.state)
+            after_article = rule is not None and morpheme.tag == "DET"
+            pieces.append(form if rule is None else rule.output.replace(SELF, form))
+        return "".join(pieces)
+
+
+class MorphPreprocessor:
+    """The MorphTx hook of the scheme engine: tokens in, per-token Maltese+Arabic strings out.
+
+    `analyzer` is a backend name (`offline`, `camel`) or an `Analyzer`; `tag_map` a `TagMap`, a
+    TSV path, or None for diacritisation only (`morphtx-diac`). Tokens without an analysis pass
+    through unchanged (and are counted in `analyzer.stats`).
+    """
+
+    def __init__(self, analyzer: str | Analyzer, tag_map: TagMap | str | os.PathLike | None = None):
+        self.analyzer = get_analyzer(analyzer) if isinstance(analyzer, str) else analyzer
+        self.tag_map = TagMap.load(tag_map) if isinstance(tag_map, (str, os.PathLike)) else tag_map
+
+    def map_tokens(self, tokens: list[str]) -> list[str]:
+        analyses = self.analyzer.analyze(tokens)
+        # strict: a backend that lost or merged a token must fail loudly, not shift the output.
+        return [self.map_token(token, analysis) for token, analysis in zip(tokens, analyses, strict=True)]
+
+    def map_token(self, token: str, analysis: Analysis | None) -> str:
+        if analysis is None:
+            return token
+        if self.tag_map is None:
+            return analysis.diac
+        # Clitic outputs end in a space ("bi "); at the word's edges that space would double the
+        # separator and block the contractions (`għal il-`), so it is trimmed there.
+        return self.tag_map.render(analysis).strip() or token
