@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,3 +157,9 @@ class MorphPreprocessor:
         # Clitic outputs end in a space ("bi "); at the word's edges that space would double the
         # separator and block the contractions (`għal il-`), so it is trimmed there.
         return self.tag_map.render(analysis).strip() or token
+
+
+def build_preprocessor(scheme) -> Callable[[list[str]], list[str]]:
+    """The hook `augment.transliterate.Transliterator` calls for a scheme whose manifest names an
+    `analyzer`: its `map_tokens`, with the scheme's `tag_map` (none: diacritise only)."""
+    return MorphPreprocessor(scheme.analyzer, scheme.tag_map).map_tokens
