@@ -120,9 +120,14 @@ def texts_of(records: Sequence[SourcedRecord], field: str = "text") -> list[str]
 
 def conversations_of(
     records: Sequence[SourcedRecord], prompt_field: str = "prompt", response_field: str = "response",
-    messages_field: str = "messages",
+    messages_field: str = "messages", prompt_template: str = "{prompt}",
 ) -> list[list[dict[str, str]]]:
-    """Each record as chat messages: a `messages` list as is, or prompt/response as user/assistant turns."""
+    """Each record as chat messages: a `messages` list as is, or prompt/response as user/assistant turns.
+
+    `prompt_template` words a prompt/response record's prompt (`{prompt}` is replaced by its text).
+    """
+    if "{prompt}" not in prompt_template:
+        raise AugkitError(f"prompt template {prompt_template!r} has no {{prompt}} placeholder")
     conversations = []
     for item in records:
         record = item.record
@@ -137,7 +142,7 @@ def conversations_of(
                                  line=item.line)
             conversations.append([{"role": str(m["role"]), "content": str(m["content"])} for m in messages])
         elif isinstance(record.get(prompt_field), str) and isinstance(record.get(response_field), str):
-            conversations.append([{"role": "user", "content": record[prompt_field]},
+            conversations.append([{"role": "user", "content": prompt_template.replace("{prompt}", record[prompt_field])},
                                   {"role": "assistant", "content": record[response_field]}])
         else:
             raise InputError(

@@ -27,6 +27,7 @@ class TrainConfig:
     text_field: str = "text"  # CPT
     prompt_field: str = "prompt"  # SFT
     response_field: str = "response"  # SFT
+    prompt_template: str = "{prompt}"  # SFT: wording around prompt/response prompts, e.g. "Translate: {prompt}"
     # Model options.
     tokenizer: str | None = None  # tiny models: reuse this tokenizer directory instead of training one
     tiny: dict[str, Any] = field(default_factory=dict)  # tiny architecture overrides (finetune.models)
@@ -64,11 +65,21 @@ class TrainConfig:
             if section is not None:
                 shared = {k: v for k, v in values.items() if not isinstance(v, dict) or k in ("tiny", "lora")}
                 values = {**shared, **(values.get(section) or {})}
-        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        known = {f.name for f in dataclasses.fields(cls)}
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        if "tiny" in overrides:  # --tiny KEY=VALUE adjusts the config's architecture, key by key
+            overrides["tiny"] = {**(values.get("tiny") or {}), **overrides["tiny"]}
+        values.update(overrides)
+        known = {f.name: f.type for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known - {"cpt", "sft"})
         if unknown:
             raise AugkitError(f"{path or 'config'}: unknown key(s) {', '.join(unknown)}")
+        for key, value in values.items():
+            # YAML reads 2e-4 (no dot) as a string; numbers are numbers whatever their spelling.
+            if known.get(key) in ("float", "int") and isinstance(value, str):
+                try:
+                    values[key] = float(value) if known[key] == "float" else int(value)
+                except ValueError:
+                    raise AugkitError(f"{path or 'config'}: {key} must be a number, got {value!r}") from None
         config = cls(**{k: v for k, v in values.items() if k in known})
         if not config.data:
             raise AugkitError(f"{path or 'config'}: no training data (`data` / --data)")

@@ -1,0 +1,121 @@
+"""`augkit tokenizer|cpt|sft|adapt|evaluate|layers`: thin command-line layers over finetune's Python API."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    _register_training(subparsers)
+
+
+# --- cpt, sft, adapt -----------------------------------------------------------------------------
+
+def _training_options(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument("--config", help="YAML config (keys as in finetune/configs/*.yaml); options override it")
+    parser.add_argument("--model", help="tiny-qwen2, a Hugging Face id or a local model directory")
+    if command == "adapt":
+        parser.add_argument("--cpt-data", help="CPT text data (overrides cpt.data of the config)")
+        parser.add_argument("--sft-data", help="SFT prompt/response or messages data (overrides sft.data)")
+    else:
+        parser.add_argument("--data", help="training data: jsonl/parquet/csv/tsv/txt, a save_to_disk dir, PATH:SPLIT")
+    parser.add_argument("--eval-data", help="held-out data (default: hold out --heldout-fraction of the documents)")
+    parser.add_argument("--heldout-fraction", type=float)
+    parser.add_argument("--output", "-o", help="output directory (model, checkpoints/, report.json)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--tokenizer", help="tiny models: use this tokenizer directory instead of training one")
+    parser.add_argument("--tiny", action="append", metavar="KEY=VALUE",
+                        help="tiny architecture override, e.g. --tiny hidden_size=128 (repeatable)")
+    parser.add_argument("--block-size", type=int, help="CPT: packed block length; SFT: maximum example length")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--grad-accum", type=int, dest="gradient_accumulation")
+    parser.add_argument("--lr", type=float, dest="learning_rate")
+    parser.add_argument("--schedule", choices=["cosine", "linear", "constant"])
+    parser.add_argument("--warmup-ratio", type=float)
+    parser.add_argument("--max-steps", type=int, help="-1: train for --epochs")
+    parser.add_argument("--epochs", type=float)
+    parser.add_argument("--eval-every", type=int, help="held-out evaluation (and checkpoint) every N steps")
+    parser.add_argument("--early-stopping", type=int, dest="early_stopping_patience", metavar="PATIENCE")
+    parser.add_argument("--gradient-checkpointing", action="store_const", const=True)
+    parser.add_argument("--resume", action="store_const", const=True, help="continue from the last checkpoint")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16", "auto"])
+    parser.add_argument("--lora", action="store_true", help="train LoRA adapters (merged into the saved model)")
+    parser.add_argument("--lora-r", type=int, default=8)
+    parser.add_argument("--lora-alpha", type=int, default=16)
+    parser.add_argument("--lora-targets", default="all-linear",
+                        help='"all-linear" or comma-separated module names, e.g. q_proj,v_proj')
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    if command in ("cpt", "adapt"):
+        parser.add_argument("--text-field", help="CPT text field (default: text)")
+    if command in ("sft", "adapt"):
+        parser.add_argument("--prompt-field", help="SFT prompt field (default: prompt)")
+        parser.add_argument("--response-field", help="SFT response field (default: response)")
+        parser.add_argument("--prompt-template",
+                            help='SFT prompt wording, e.g. "Translate to Tibetan: {prompt}" (default: {prompt})')
+        parser.add_argument("--no-packing", dest="packing", action="store_const", const=False,
+                            help="SFT: pad batches instead of padding-free packing")
+
+
+def _register_training(subparsers) -> None:
+    descriptions = {
+        "cpt": "continual pre-training: causal-LM training on text with sequence packing",
+        "sft": "supervised fine-tuning on prompt/response or chat records; loss on responses only",
+        "adapt": "CPT then SFT from one config (sections cpt: and sft:), as in the Tibetan study",
+    }
+    for command, description in descriptions.items():
+        parser = subparsers.add_parser(command, help=description, description=description)
+        _training_options(parser, command)
+        parser.set_defaults(func=_run_training)
+
+
+def _overrides(args) -> dict:
+    from finetune.models import parse_overrides
+
+    keys = ("model", "data", "eval_data", "heldout_fraction", "output", "seed", "tokenizer", "block_size",
+            "batch_size", "gradient_accumulation", "learning_rate", "schedule", "warmup_ratio", "max_steps",
+            "epochs", "eval_every", "early_stopping_patience", "gradient_checkpointing", "resume", "dtype",
+            "text_field", "prompt_field", "response_field", "prompt_template", "packing")
+    values = {key: getattr(args, key, None) for key in keys}
+    if args.tiny:
+        values["tiny"] = parse_overrides(args.tiny)
+    if args.lora:
+        targets = args.lora_targets if args.lora_targets == "all-linear" else args.lora_targets.split(",")
+        values["lora"] = {"r": args.lora_r, "alpha": args.lora_alpha, "target_modules": targets}
+    return values
+
+
+def _run_training(args) -> int:
+    import torch
+
+    from finetune import cpt, sft
+    from finetune.recipe import TrainConfig
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = _overrides(args)
+    if args.command == "cpt":
+        print(cpt.summary(cpt.run(TrainConfig.load(args.config, overrides, section="cpt"))))
+    elif args.command == "sft":
+        print(sft.summary(sft.run(TrainConfig.load(args.config, overrides, section="sft"))))
+    else:
+        # adapt: the SFT stage starts from the CPT stage's saved model (and its tokenizer).
+        output = Path(overrides.pop("output", None) or _adapt_output(args.config))
+        cpt_config = TrainConfig.load(
+            args.config, {**overrides, "data": args.cpt_data, "output": str(output / "cpt")}, section="cpt")
+        print(cpt.summary(cpt.run(cpt_config)))
+        sft_config = TrainConfig.load(
+            args.config, {**overrides, "data": args.sft_data, "output": str(output / "sft")}, section="sft")
+        sft_config = dataclasses.replace(sft_config, model=str(output / "cpt"), tiny={}, tokenizer=None)
+        print(sft.summary(sft.run(sft_config)))
+        print(f"adapt: CPT model in {output / 'cpt'}, SFT model in {output / 'sft'}")
+    return 0
+
+
+def _adapt_output(config_path: str | None) -> str:
+    from finetune.recipe import read_yaml
+
+    return str(read_yaml(config_path).get("output", "out/adapt")) if config_path else "out/adapt"
+
+
