@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "finetune.task_cli",
     "finetune.cli",
     "augment.commands.langid",
+    "corpora.cli",
 ]
 
 

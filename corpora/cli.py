@@ -1,0 +1,50 @@
+"""`augkit build RECIPE.yaml`: run a corpus recipe with the local engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "build", help="build a corpus from a recipe (YAML): read, clean, augment, mix, split, format",
+        description="Run a corpus recipe. Outputs, manifest.json (counts per stage), rejected/ (every "
+                    "dropped record with its reason), a dataset card and the stage cache go to --output.")
+    parser.add_argument("recipe", type=Path, help="recipe file (see docs/corpora.md)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="output directory (default: builds/RECIPE_NAME)")
+    parser.add_argument("--num-proc", type=int, default=1, help="worker processes for per-shard stages")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the completed shards of an interrupted build instead of recomputing them")
+    parser.add_argument("--dry-run", action="store_true", help="validate the recipe and print the plan only")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from corpora.engine import Build
+    from corpora.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    output = args.output or Path("builds") / recipe.name
+    build = Build(recipe, output, num_proc=args.num_proc, resume=args.resume,
+                  log=lambda line: print(line, file=sys.stderr))
+    if args.dry_run:
+        print(build.dry_run())
+        return 0
+    manifest = build.run()
+    print(summary(manifest, output))
+    return 0
+
+
+def summary(manifest: dict, output: Path) -> str:
+    lines = [f"{manifest['recipe']}: {manifest['records']:,} records"]
+    for stage in manifest["stages"]:
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in stage["dropped_by_reason"].items())
+        lines.append(f"  {stage['step']:>2} {stage['stage']:<18} in {stage['in']:>9,}  out {stage['out']:>9,}"
+                     f"  dropped {stage['dropped']:>7,}{f' ({reasons})' if reasons else ''}")
+    for entry in manifest["outputs"]:
+        lines.append(f"  output {entry['format']:<12} {output / entry['path']} ({len(entry['files'])} file(s))")
+    lines.append(f"  manifest {output / 'manifest.json'}; rejected records in {output / 'rejected'}")
+    return "\n".join(lines)
