@@ -9,6 +9,7 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     _register_training(subparsers)
+    _register_evaluate(subparsers)
 
 
 # --- cpt, sft, adapt -----------------------------------------------------------------------------
@@ -119,3 +120,52 @@ def _adapt_output(config_path: str | None) -> str:
     return str(read_yaml(config_path).get("output", "out/adapt")) if config_path else "out/adapt"
 
 
+
+
+# --- evaluate --------------------------------------------------------------------------------------
+
+def _register_evaluate(subparsers) -> None:
+    description = ("perplexity, bits per character/byte and translation BLEU/chrF/chrF++ of a causal LM; "
+                   "with --base, base and adapted side by side (JSON + Markdown)")
+    parser = subparsers.add_parser("evaluate", help=description, description=description)
+    parser.add_argument("--model", required=True, help="model to evaluate (the adapted one with --base)")
+    parser.add_argument("--base", help="base model for a side-by-side comparison")
+    parser.add_argument("--data", required=True, help="evaluation records (jsonl/parquet/csv/tsv/txt, dataset dir)")
+    parser.add_argument("--metrics", default="ppl,bpc", help="comma-separated: ppl,bpc,bpb,bleu,chrf,chrf++")
+    parser.add_argument("--output", "-o", help="directory for evaluation.json, evaluation.md, hypotheses")
+    parser.add_argument("--text-field", default="text", help="field scored for ppl/bpc")
+    parser.add_argument("--source-field", default="source", help="translation source field")
+    parser.add_argument("--target-field", default="target", help="translation reference field")
+    parser.add_argument("--prompt-template", default="{prompt}", help='e.g. "Translate to Tibetan: {prompt}"')
+    parser.add_argument("--target-lang", help="reference language (bo: syllable BLEU, zh: tok zh, else 13a)")
+    parser.add_argument("--window", type=int, default=512, help="sliding window for long texts (tokens)")
+    parser.add_argument("--stride", type=int, help="window step (default: window/2)")
+    parser.add_argument("--backend", choices=["hf", "ct2"], default="hf",
+                        help="generation through transformers generate or CTranslate2 (converted on the fly)")
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--beam-size", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--limit", type=int, help="evaluate the first N records only")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    import torch
+
+    from finetune import evaluate
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = evaluate.EvalSettings(
+        metrics=tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip()),
+        text_field=args.text_field, source_field=args.source_field, target_field=args.target_field,
+        prompt_template=args.prompt_template, target_lang=args.target_lang, window=args.window,
+        stride=args.stride, backend=args.backend, limit=args.limit,
+        decoding=evaluate.Decoding(args.max_new_tokens, args.beam_size, args.batch_size),
+    )
+    report = evaluate.run(args.model, args.data, settings, base=args.base, output=args.output)
+    print(evaluate.markdown_table(report), end="")
+    if args.output:
+        print(f"evaluate: wrote {Path(args.output) / 'evaluation.json'} and evaluation.md")
+    return 0
