@@ -10,6 +10,7 @@ from pathlib import Path
 def register(subparsers) -> None:
     _register_training(subparsers)
     _register_evaluate(subparsers)
+    _register_layers(subparsers)
 
 
 # --- cpt, sft, adapt -----------------------------------------------------------------------------
@@ -168,4 +169,25 @@ def _run_evaluate(args) -> int:
     print(evaluate.markdown_table(report), end="")
     if args.output:
         print(f"evaluate: wrote {Path(args.output) / 'evaluation.json'} and evaluation.md")
+    return 0
+
+
+# --- layers --------------------------------------------------------------------------------------
+
+def _register_layers(subparsers) -> None:
+    description = ("layer-wise analysis of base vs adapted weights: relative change, cosine, share of change "
+                   "per tensor, module type and depth (CSV, PNG plots, summary)")
+    parser = subparsers.add_parser("layers", help=description, description=description)
+    parser.add_argument("--base", required=True, help="base model directory or Hugging Face id")
+    parser.add_argument("--adapted", required=True, help="adapted model directory (or LoRA adapter directory)")
+    parser.add_argument("--output", "-o", default="out/layers", help="directory for layers.csv and the plots")
+    parser.set_defaults(func=_run_layers)
+
+
+def _run_layers(args) -> int:
+    from finetune import layers
+
+    summary, paths = layers.run(args.base, args.adapted, args.output)
+    print(summary, end="")
+    print(f"layers: wrote {', '.join(str(p) for p in paths.values())}")
     return 0
