@@ -28,6 +28,7 @@ SELF = "{}"  # in an output: the morpheme itself, left for the CharTx rules
 _SUKUN = "\u0652"
 _FINAL_VOWELS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650")
 SHADDA = "\u0651"
+_MARKS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670")
 # Arabic sun letters (and ل): after the article their shadda is the article's assimilated ل.
 SUN_LETTERS = frozenset("تثدذرزسشصضطظلن")
 
@@ -122,14 +123,22 @@ class TagMap:
         after_article = False
         for index, morpheme in enumerate(analysis.morphemes):
             form = morpheme.form
-            if after_article and len(form) > 1 and form[0] in SUN_LETTERS and form[1] == SHADDA:
-                # الشَّمْس: the shadda is the article's assimilated ل, which `il-` already writes
-                # (post-processing turns il-x into ix-x); keeping it would double the letter.
-                form = form[0] + form[2:]
+            if after_article and form[:1] in SUN_LETTERS:
+                form = _drop_first_shadda(form)
             rule = self.rule_for(morpheme, index == analysis.stem_index, analysis.state)
             after_article = rule is not None and morpheme.tag == "DET"
             pieces.append(form if rule is None else rule.output.replace(SELF, form))
         return "".join(pieces)
+
+
+def _drop_first_shadda(form: str) -> str:
+    """الشَّمْس: after the article, a sun letter's shadda is the article's assimilated ل, which
+    `il-` already writes (post-processing turns il-x into ix-x); kept, it would double the letter.
+    The shadda may come before or after the vowel (NFC puts the vowel first)."""
+    marks_end = 1
+    while marks_end < len(form) and form[marks_end] in _MARKS:
+        marks_end += 1
+    return form[0] + form[1:marks_end].replace(SHADDA, "") + form[marks_end:]
 
 
 class MorphPreprocessor:

@@ -56,7 +56,7 @@ class Analysis:
             morphemes=morphemes,
             lemma=analysis.get("lex", ""),
             state=analysis.get("stt", "na"),
-            stem_index=find_stem(morphemes),
+            stem_index=find_stem(morphemes, analysis.get("lex", "")),
         )
 
 
@@ -74,16 +74,29 @@ def parse_bw(bw: str) -> tuple[Morpheme, ...]:
     return tuple(morphemes)
 
 
-def find_stem(morphemes: tuple[Morpheme, ...]) -> int:
-    """Index of the lemma's morpheme: the first one that is neither a prefix before another
-    morpheme nor a suffix after one; for words made only of closed-class pieces (لَهُ), the longest."""
+def find_stem(morphemes: tuple[Morpheme, ...], lemma: str = "") -> int:
+    """Index of the lemma's own morpheme.
+
+    The morpheme whose letters are the lemma's (CAMeL's `lex`, e.g. `كِتاب_1`) if there is one;
+    else the first that is neither a prefix before another morpheme nor a suffix after one; else
+    (a word made only of closed-class pieces, عَنْكُما) the first that is not a suffix: the host.
+    """
+    lemma_letters = _letters(lemma.split("_")[0])
+    if lemma_letters:
+        for index, morpheme in enumerate(morphemes):
+            if _letters(morpheme.form) == lemma_letters:
+                return index
     last = len(morphemes) - 1
     for index, morpheme in enumerate(morphemes):
         is_prefix = morpheme.tag in _PREFIX_TAGS and index < last
         is_suffix = morpheme.tag.startswith(_SUFFIX_TAG_PREFIXES) and index > 0
         if not (is_prefix or is_suffix):
             return index
-    return max(range(len(morphemes)), key=lambda index: len(morphemes[index].form))
+    return next((index for index, m in enumerate(morphemes) if not m.tag.startswith(_SUFFIX_TAG_PREFIXES)), 0)
+
+
+def _letters(text: str) -> str:
+    return "".join(char for char in text if not ("\u064b" <= char <= "\u0652" or char == "\u0670"))
 
 
 class Analyzer:

@@ -19,7 +19,7 @@ import unicodedata
 
 from pyarabic.araby import vocalizedlike
 
-from augment.analyzers.base import Analysis, Analyzer, Morpheme, find_stem
+from augment.analyzers.base import Analysis, Analyzer, Morpheme
 
 SHADDA, SUKUN = "\u0651", "\u0652"
 SHORT_VOWELS = frozenset("\u064e\u064f\u0650")  # fatha, damma, kasra
@@ -172,14 +172,14 @@ def segment(diac: str, case) -> Analysis | None:
         stem_cells, suffix_morphemes = _noun_suffix(stem_cells, suffix_cells, tags, case.gender, feminine_lemma)
     else:
         stem_cells = stem_cells + suffix_cells
+    stem_index = len(morphemes)
     morphemes.append(Morpheme("".join(stem_cells), stem_tag))
     morphemes.extend(suffix_morphemes)
     if enclitic_cells:
         morphemes.append(_enclitic(enclitic_cells, stem_tag, case.tense))
 
     state = "c" if (enclitic_cells or "مضاف" in tags or "إضافة" in tags) else "d" if "تعريف" in tags else "na"
-    result = tuple(morphemes)
-    return Analysis(diac=diac, morphemes=result, lemma=case.get_lemma(), state=state, stem_index=find_stem(result))
+    return Analysis(diac=diac, morphemes=tuple(morphemes), lemma=case.get_lemma(), state=state, stem_index=stem_index)
 
 
 def _stem_tag(word_type: str, tags: str, tense: str) -> str:
