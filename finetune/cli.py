@@ -11,6 +11,7 @@ def register(subparsers) -> None:
     _register_training(subparsers)
     _register_evaluate(subparsers)
     _register_layers(subparsers)
+    _register_tokenizer(subparsers)
 
 
 # --- cpt, sft, adapt -----------------------------------------------------------------------------
@@ -190,4 +191,74 @@ def _run_layers(args) -> int:
     summary, paths = layers.run(args.base, args.adapted, args.output)
     print(summary, end="")
     print(f"layers: wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+# --- tokenizer -----------------------------------------------------------------------------------
+
+def _register_tokenizer(subparsers) -> None:
+    description = "train, extend (resizing the model) or report the fertility of a tokenizer"
+    parser = subparsers.add_parser("tokenizer", help=description, description=description)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    train = actions.add_parser("train", help="train a sentencepiece unigram/BPE model (byte fallback)")
+    train.add_argument("--data", required=True)
+    train.add_argument("--output", "-o", required=True, help="directory for tokenizer.model / tokenizer.vocab")
+    train.add_argument("--model-type", choices=["unigram", "bpe"], default="unigram")
+    train.add_argument("--vocab-size", type=int, default=8000)
+    train.add_argument("--character-coverage", type=float, default=0.9995)
+
+    extend = actions.add_parser("extend", help="add a new language's pieces to a model's tokenizer and resize it")
+    extend.add_argument("--model", required=True, help="model directory or Hugging Face id")
+    extend.add_argument("--task", default="causal-lm",
+                        choices=["causal-lm", "masked-lm", "sequence-classification", "token-classification"])
+    extend.add_argument("--data", required=True, help="text of the new language")
+    extend.add_argument("--output", "-o", required=True, help="directory for the extended model and tokenizer")
+    extend.add_argument("--new-pieces", type=int, default=1000, help="at most this many pieces are added")
+    extend.add_argument("--model-type", choices=["unigram", "bpe"], default="unigram")
+
+    report = actions.add_parser("report", help="fertility per language / transliteration scheme")
+    report.add_argument("--tokenizer", required=True, help="tokenizer/model directory or sentencepiece .model")
+    report.add_argument("--data", required=True)
+    report.add_argument("--group-by", default="lang,scheme", help="record fields to group by (also in meta)")
+    report.add_argument("--output", "-o", help="write the statistics as JSON here")
+
+    for sub in (train, extend, report):
+        sub.add_argument("--text-field", default="text")
+        sub.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(func=_run_tokenizer)
+
+
+def _run_tokenizer(args) -> int:
+    from finetune import data, tokenizer
+
+    records = data.load_records(args.data)
+    if args.action == "train":
+        path = tokenizer.train_sentencepiece(data.texts_of(records, args.text_field), args.output,
+                                             args.model_type, args.vocab_size, args.character_coverage, args.seed)
+        stats = tokenizer.fertility(tokenizer.PieceCounter(path), records, args.text_field)
+        print(tokenizer.fertility_table(stats), end="")
+        print(f"tokenizer train: wrote {path}")
+    elif args.action == "extend":
+        from finetune import models
+
+        model, tok = models.load_model(args.model, args.task, seed=args.seed)
+        texts = data.texts_of(records, args.text_field)
+        pieces = tokenizer.new_pieces(tok, texts, args.new_pieces, args.model_type, args.seed)
+        before = tokenizer.fertility(tokenizer.PieceCounter(args.model), records, args.text_field, ())
+        result = tokenizer.extend(model, tok, pieces)
+        output = models.save_model(model, tok, args.output, metadata={"extended_by": "augkit tokenizer extend",
+                                                                       "base": args.model, **result})
+        after = tokenizer.fertility(tokenizer.PieceCounter(output), records, args.text_field, ())
+        summary = {**result, "pieces": pieces, "fertility_before": before["all"], "fertility_after": after["all"]}
+        tokenizer.write_json(Path(output) / "extend_report.json", summary)
+        print(f"tokenizer extend: added {result['added']} pieces ({result['old_vocab']} -> {result['new_vocab']}); "
+              f"pieces/word {before['all']['pieces_per_word']:.3f} -> {after['all']['pieces_per_word']:.3f}; "
+              f"model in {output}")
+    else:
+        group_by = tuple(name.strip() for name in args.group_by.split(",") if name.strip())
+        stats = tokenizer.fertility(tokenizer.PieceCounter(args.tokenizer), records, args.text_field, group_by)
+        print(tokenizer.fertility_table(stats, "/".join(group_by) or "group"), end="")
+        if args.output:
+            tokenizer.write_json(Path(args.output), stats)
     return 0
