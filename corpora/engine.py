@@ -38,6 +38,7 @@ from typing import Any
 
 from augment import __version__
 from augment.errors import AugkitError
+from corpora.card import write_card
 from corpora.readers import fingerprint_files, read_source
 from corpora.recipe import Recipe, Step
 from corpora.stage import Record, StageOutput
@@ -317,6 +318,7 @@ class Build:
         manifest = self._manifest(inputs, dirs, tallies, outputs, rejected)
         write_text_atomic(self.output / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         write_text_atomic(self.output / "recipe.yaml", self.recipe.text)
+        write_card(self.output, manifest, self._final_records(dirs[-1]))
         self.log(f"built {self.recipe.name} in {time.perf_counter() - started:.1f} s -> {self.output}")
         return manifest
 

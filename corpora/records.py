@@ -44,10 +44,9 @@ def make_record(id: str, source: str, lang: str | None, text: str | None = None,
                 tokens: list[str] | None = None, upos: list[str] | None = None,
                 labels: list[str] | None = None, meta: dict | None = None) -> Record:
     record: Record = {"id": id, "text": text, "lang": lang, "source": source, "doc": doc, "meta": meta or {}}
-    if tokens is not None:
-        record["tokens"] = tokens
-        record["upos"] = upos
-        record["labels"] = labels
+    for name, value in (("tokens", tokens), ("upos", upos), ("labels", labels)):
+        if value is not None:
+            record[name] = value
     return record
 
 

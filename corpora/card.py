@@ -1,0 +1,138 @@
+"""The dataset card: README.md in a build's output, with counts, statistics and length histograms.
+
+Everything in it is derived from the manifest and the final records, so it is byte-for-byte the same
+for the same recipe, seed and inputs (no dates, no timings).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from corpora.records import Record
+from corpora.writers import write_text_atomic
+
+PLOTS = "plots"
+
+
+def _length(record: Record) -> tuple[int, int]:
+    """(characters, words) of a record: its text, else its tokens; SFT-style records count their fields."""
+    if record.get("text") is not None:
+        text = record["text"]
+        return len(text), len(text.split())
+    if record.get("tokens") is not None:
+        return sum(len(token) for token in record["tokens"]) + max(len(record["tokens"]) - 1, 0), len(record["tokens"])
+    pieces = [str(value) for key, value in record.items() if key not in ("id", "meta", "source", "lang", "doc")]
+    text = " ".join(pieces)
+    return len(text), len(text.split())
+
+
+def _split(record: Record) -> str | None:
+    value = record.get("split", (record.get("meta") or {}).get("split"))
+    return None if value is None else str(value)
+
+
+def collect(records: Iterable[Record]) -> dict[str, Any]:
+    import numpy as np
+
+    chars, words = [], []
+    languages, sources, splits = Counter(), Counter(), Counter()
+    documents = set()
+    for record in records:
+        count_chars, count_words = _length(record)
+        chars.append(count_chars)
+        words.append(count_words)
+        languages[record.get("lang") or "unknown"] += 1
+        sources[record.get("source") or "unknown"] += 1
+        split = _split(record)
+        if split is not None:
+            splits[split] += 1
+        if record.get("doc") is not None:
+            documents.add(record["doc"])
+    return {"chars": np.array(chars, dtype=np.int64), "words": np.array(words, dtype=np.int64),
+            "languages": languages, "sources": sources, "splits": splits, "documents": len(documents)}
+
+
+def _describe(values) -> str:
+    import numpy as np
+
+    if not len(values):
+        return "| 0 | - | - | - | - | - |"
+    return (f"| {int(values.sum()):,} | {values.mean():.1f} | {int(np.median(values)):,} | "
+            f"{int(np.percentile(values, 95)):,} | {int(values.min()):,} | {int(values.max()):,} |")
+
+
+def _histogram(values, label: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.2), dpi=100)
+    if len(values):
+        axes.hist(values, bins=min(50, max(1, len(set(values.tolist())))), color="#4c72b0")
+    axes.set_xlabel(label)
+    axes.set_ylabel("records")
+    figure.tight_layout()
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temporary, format="png", metadata={"Software": None})
+    plt.close(figure)
+    temporary.replace(path)
+
+
+def _table(counter: Counter, header: str, total: int) -> list[str]:
+    lines = [f"| {header} | records | share |", "| --- | ---: | ---: |"]
+    for key, count in sorted(counter.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(f"| {key} | {count:,} | {count / total:.1%} |")
+    return lines
+
+
+def write_card(output: Path, manifest: dict[str, Any], records: Iterable[Record]) -> Path:
+    stats = collect(records)
+    total = len(stats["chars"])
+    (output / PLOTS).mkdir(exist_ok=True)
+    _histogram(stats["chars"], "characters per record", output / PLOTS / "length_chars.png")
+    _histogram(stats["words"], "words (or tokens) per record", output / PLOTS / "length_words.png")
+    versions = manifest["versions"]
+    lines = [
+        f"# {manifest['recipe']}",
+        "",
+        f"Built by augkit {versions['augkit']} from the recipe `recipe.yaml` (seed {manifest['seed']}). "
+        f"{total:,} records. Rebuild: `augkit build recipe.yaml`.",
+        "",
+        "## Stages",
+        "",
+        "Every stage balances: in - consumed + derived = out + dropped. Dropped records are in `rejected/`.",
+        "",
+        "| step | stage | in | out | dropped | reasons |",
+        "| ---: | --- | ---: | ---: | ---: | --- |",
+    ]
+    for stage in manifest["stages"]:
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in stage["dropped_by_reason"].items())
+        lines.append(f"| {stage['step']} | {stage['stage']} | {stage['in']:,} | {stage['out']:,} | "
+                     f"{stage['dropped']:,} | {reasons} |")
+    lines += ["", "## Statistics", "",
+              "| unit | total | mean | median | 95th pct | min | max |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+              f"| characters {_describe(stats['chars'])[1:]}",
+              f"| words/tokens {_describe(stats['words'])[1:]}",
+              "", f"Documents: {stats['documents']:,}.", ""]
+    if total:
+        lines += ["## Languages", "", *_table(stats["languages"], "language", total), ""]
+        lines += ["## Sources", "", *_table(stats["sources"], "source", total), ""]
+        if stats["splits"]:
+            lines += ["## Splits", "", *_table(stats["splits"], "split", total), ""]
+    lines += ["## Length histograms", "", f"![characters per record]({PLOTS}/length_chars.png)", "",
+              f"![words per record]({PLOTS}/length_words.png)", "", "## Files", ""]
+    for entry in manifest["outputs"]:
+        for item in entry["files"]:
+            lines.append(f"- `{item['path']}` ({entry['format']}, {item['records']:,} records)")
+    lines += ["", "Inputs (sha256):", ""]
+    for source in manifest["inputs"]:
+        for item in source["files"]:
+            lines.append(f"- {source['source']}: `{Path(item['path']).name}` {item['sha256'][:16]}…")
+    path = output / "README.md"
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return path

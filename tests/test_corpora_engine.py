@@ -1,0 +1,226 @@
+"""The local engine and recipes: accounts, rejected records, caching, resume after a kill, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import corpora_fixture_stages  # noqa: F401  (registers the fixture stages)
+import pytest
+
+from augment.cli import main
+from augment.errors import AugkitError
+from corpora.engine import Build, build
+from corpora.recipe import load_recipe
+
+TESTS = Path(__file__).resolve().parent
+
+
+def write_recipe(folder: Path, stages: str, lines: int = 40, shard_size: int = 5, extra: str = "",
+                 outputs: str = "  - {format: jsonl, path: data}\n  - {format: parquet, path: pq}\n") -> Path:
+    (folder / "mt.txt").write_text("".join(f"kelma numru {n} {'x' * (n % 4)}\n" for n in range(1, lines + 1)),
+                                   encoding="utf-8")
+    recipe = folder / "r.yaml"
+    recipe.write_text(f"name: t\nseed: 7\nshard_size: {shard_size}\n{extra}sources:\n"
+                      f"  - {{name: mt, format: txt, path: mt.txt, lang: mt}}\nstages:\n{stages}outputs:\n{outputs}",
+                      encoding="utf-8")
+    return recipe
+
+
+def outputs_of(folder: Path) -> dict[str, bytes]:
+    """Every file a user reads (not the cache), by relative path."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file() and "cache" not in path.relative_to(folder).parts}
+
+
+def quiet(line: str) -> None:
+    pass
+
+
+def test_manifest_balances_and_every_drop_is_in_rejected(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n  - {stage: fixture_words}\n"
+                                    "  - {stage: fixture_count_all}\n")
+    manifest = build(load_recipe(recipe), tmp_path / "out", log=quiet)
+    stages = {stage["stage"]: stage for stage in manifest["stages"]}
+    assert stages["read"]["in"] == 40 and stages["read"]["out"] == 40
+    third = stages["fixture_drop_every_third"]
+    assert (third["in"], third["out"], third["dropped_by_reason"]) == (40, 27, {"third": 13})
+    words = stages["fixture_words"]
+    word_count = sum(3 + bool(n % 4) for n in range(1, 41) if n % 3)
+    assert (words["in"], words["consumed"], words["derived"], words["out"]) == (27, 27, word_count, word_count)
+    assert all(stage["balanced"] for stage in manifest["stages"])
+    rejected = [json.loads(line) for line in
+                (tmp_path / "out/rejected/01-fixture_drop_every_third.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rejected) == 13 and rejected[0]["reason"] == "third" and rejected[0]["record"]["id"] == "mt:3"
+    assert rejected[0]["stage"] == "fixture_drop_every_third" and rejected[0]["step"] == 1
+    records = [json.loads(line) for line in (tmp_path / "out/data/all-00000.jsonl").read_text().splitlines()]
+    assert len(records) == word_count
+    assert records[0]["meta"] == {"line": 1, "parents": ["mt:1"], "seen": word_count}
+    assert manifest["outputs"][0]["files"][0]["records"] == word_count
+    assert manifest["inputs"][0]["files"][0]["sha256"]
+    assert manifest["resolved_config"]["stages"][0]["stage"] == "fixture_drop_every_third"
+    assert (tmp_path / "out/recipe.yaml").read_text() == recipe.read_text()
+
+
+def test_a_stage_that_loses_records_fails_the_build(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_lose_one}\n")
+    with pytest.raises(AugkitError, match=r"01-fixture_lose_one \(shard 0\): 1 record\(s\) neither kept, dropped"):
+        build(load_recipe(recipe), tmp_path / "out", log=quiet)
+
+
+def test_apply_to_passes_other_records_through(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third, apply_to: {source: other}}\n"
+                                    "  - {stage: fixture_count_all, apply_to: {lang: mt}}\n")
+    manifest = build(load_recipe(recipe), tmp_path / "out", log=quiet)
+    assert [(stage["out"], stage["passed_through"]) for stage in manifest["stages"][1:]] == [(40, 40), (40, 0)]
+
+
+def test_completed_stages_are_cached_and_a_changed_stage_recomputes_downstream(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n  - {stage: fixture_count_all}\n")
+    lines: list[str] = []
+    build(load_recipe(recipe), tmp_path / "out", log=lines.append)
+    lines.clear()
+    build(load_recipe(recipe), tmp_path / "out", log=lines.append)
+    assert sum("[cached]" in line for line in lines) == 3
+    (tmp_path / "mt.txt").write_text("eħfef\n", encoding="utf-8")
+    lines.clear()
+    manifest = build(load_recipe(recipe), tmp_path / "out", log=lines.append)
+    assert not any("[cached]" in line for line in lines) and manifest["records"] == 1
+
+
+def test_same_recipe_and_seed_give_the_same_bytes_with_any_num_proc(tmp_path):
+    stages = ("  - {stage: normalize}\n  - {stage: filter_length, min_chars: 14}\n  - {stage: dedup_exact}\n"
+              "  - {stage: split, fractions: {train: 0.8, test: 0.2}, key: id}\n")
+    outputs = "  - {format: jsonl, path: data, split_field: split}\n  - {format: parquet, path: pq}\n"
+    recipe = write_recipe(tmp_path, stages, outputs=outputs)
+    build(load_recipe(recipe), tmp_path / "a", log=quiet)
+    build(load_recipe(recipe), tmp_path / "b", num_proc=2, log=quiet)
+    first, second = outputs_of(tmp_path / "a"), outputs_of(tmp_path / "b")
+    assert first == second
+    assert {"data/train-00000.jsonl", "data/test-00000.jsonl", "manifest.json", "README.md"} <= set(first)
+
+
+RUNNER = """
+import sys
+sys.path.insert(0, {tests!r})
+import corpora_fixture_stages
+from corpora.engine import build
+from corpora.recipe import load_recipe
+build(load_recipe(sys.argv[1]), sys.argv[2], num_proc=int(sys.argv[3]), resume=True, log=lambda line: None)
+"""
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_a_killed_build_resumes_with_nothing_lost_or_duplicated(tmp_path, num_proc):
+    log = tmp_path / "slow.log"
+    recipe = write_recipe(tmp_path, f"  - {{stage: fixture_drop_every_third}}\n"
+                                    f"  - {{stage: fixture_slow, seconds: 0.15, log: {str(log)!r}}}\n"
+                                    "  - {stage: fixture_count_all}\n", lines=60, shard_size=4)
+    reference = tmp_path / "reference"
+    build(load_recipe(recipe), reference, log=quiet)
+    log.unlink()
+    output = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", RUNNER.format(tests=str(TESTS)), str(recipe), str(output),
+                                str(num_proc)], start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = list(output.glob("cache/02-fixture_slow-*/shard-*.json"))
+        if len(done) >= 4:
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    completed = len(list(output.glob("cache/02-fixture_slow-*/shard-*.json")))
+    assert 4 <= completed < 15, "the build finished before it could be killed"
+    before = len(log.read_text().splitlines())
+    manifest = build(load_recipe(recipe), output, num_proc=num_proc, resume=True, log=quiet)
+    after = len(log.read_text().splitlines())
+    assert after - before == 15 - completed  # only the unfinished shards ran again
+    assert outputs_of(output) == outputs_of(reference)
+    assert manifest["records"] == 40 and all(stage["balanced"] for stage in manifest["stages"])
+
+
+def test_without_resume_partial_work_is_recomputed(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n")
+    build(load_recipe(recipe), tmp_path / "out", log=quiet)
+    step_dir = next((tmp_path / "out/cache").glob("01-*"))
+    (step_dir / "DONE.json").unlink()
+    (step_dir / "shard-00001.json").unlink()
+    (step_dir / "shard-00002.parquet").write_bytes(b"garbage")  # left over by a crash, not trusted
+    manifest = build(load_recipe(recipe), tmp_path / "out", log=quiet)
+    assert manifest["stages"][1]["out"] == 27
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n  - {stage: fixture_count_all}\n")
+    assert main(["build", str(recipe), "--output", str(tmp_path / "out"), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "01-fixture_drop_every_third" in plan and "global" in plan and "to run" in plan
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_build_prints_the_summary(tmp_path, capsys):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n")
+    assert main(["build", str(recipe), "--output", str(tmp_path / "out"), "--num-proc", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "t: 27 records" in out and "dropped      13 (third 13)" in out
+
+
+@pytest.mark.parametrize("recipe_text, message", [
+    ("name: t\nsources: []\n", "`sources` must be a non-empty list"),
+    ("name: t\ncolour: red\n", r"unknown key\(s\) \['colour'\]"),
+    ("sources:\n  - {name: a, format: txt, path: mt.txt, lang: mt, colour: 1}\n", r"sources\[0\]: unknown key"),
+    ("sources:\n  - {name: a, format: txt, path: mt.txt, lang: mt}\nstages:\n  - {stage: normalize, colour: 1}\n"
+     "outputs:\n  - {format: jsonl}\n", r"stages\[0\]: stage 'normalize' has no parameter\(s\) \['colour'\]"),
+    ("sources:\n  - {name: a, format: txt, path: mt.txt, lang: mt}\nstages:\n  - {stage: nope}\n",
+     "unknown stage 'nope'"),
+    ("sources:\n  - {name: a, format: txt, path: mt.txt, lang: mt}\noutputs:\n  - {format: jsonl, split: x}\n",
+     r"outputs\[0\]: unknown key\(s\) \['split'\]"),
+    ("sources:\n  - {name: a, format: txt, path: '${NOPE}/x.txt', lang: mt}\n", r"variable \$\{NOPE\} is not set"),
+    ("sources:\n  - {name: a, format: txt, path: missing.txt, lang: mt}\n", "no such file or folder"),
+    ("sources: [a, b\n", "invalid YAML"),
+])
+def test_bad_recipes_name_the_file_and_the_problem(tmp_path, recipe_text, message):
+    (tmp_path / "mt.txt").write_text("x\n", encoding="utf-8")
+    path = tmp_path / "bad.yaml"
+    path.write_text(recipe_text, encoding="utf-8")
+    with pytest.raises(AugkitError, match=message) as error:
+        load_recipe(path)
+    assert str(path) in str(error.value)
+
+
+def test_variables_and_shared_data_hint(tmp_path, monkeypatch):
+    (tmp_path / "mt.txt").write_text("x\n", encoding="utf-8")
+    path = tmp_path / "r.yaml"
+    path.write_text("variables: {DATA: .}\nsources:\n  - {name: a, format: txt, path: '${DATA}/mt.txt', lang: mt}\n"
+                    "outputs:\n  - {format: jsonl}\n", encoding="utf-8")
+    assert load_recipe(path).sources[0].path == str(tmp_path / "mt.txt")
+    monkeypatch.setenv("AUGKIT_SHARED", str(tmp_path / "nowhere"))
+    path.write_text("sources:\n  - {name: a, format: txt, path: '${AUGKIT_SHARED}/data/x.txt', lang: mt}\n"
+                    "outputs:\n  - {format: jsonl}\n", encoding="utf-8")
+    with pytest.raises(AugkitError, match="the real corpora are expected in .*nowhere.*AUGKIT_SHARED"):
+        load_recipe(path)
+
+
+def test_bad_input_through_the_cli_is_one_line_and_exit_2(tmp_path, capsys):
+    recipe = write_recipe(tmp_path, "")
+    (tmp_path / "mt.txt").write_text("", encoding="utf-8")
+    (tmp_path / "a.bo").write_text("ཀ\nཁ\n", encoding="utf-8")
+    (tmp_path / "a.en").write_text("ka\n", encoding="utf-8")
+    recipe.write_text("sources:\n  - {name: p, format: bitext, paths: [a.bo, a.en], langs: [bo, en]}\n"
+                      "outputs:\n  - {format: jsonl}\n", encoding="utf-8")
+    assert main(["build", str(recipe), "--output", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "a.bo has 2 lines" in error and "a.en has 1" in error
+
+
+def test_dry_run_of_a_build_reports_cached_stages(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n")
+    build(load_recipe(recipe), tmp_path / "out", log=quiet)
+    plan = Build(load_recipe(recipe), tmp_path / "out").dry_run()
+    assert plan.count("cached") == 2
