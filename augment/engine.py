@@ -1,0 +1,247 @@
+"""The compiled transliteration engine: per-token rule rewriting and post-processing.
+
+Semantics (issue 2, §3.2 and §5), which the compiled forms here reproduce exactly:
+
+* `RuleEngine.rewrite_token(token)` wraps the token as START + token + END and applies the rules in
+  table order, each one `str.replace` of all non-overlapping occurrences, left to right, before the
+  next rule runs (sequential rewriting). Markers left over at the end are removed.
+* `postprocess(text, rule_set)` applies a named rule set to a whole string: `maltese` (steps 1-5
+  below), `detokenize` (step 5 only) or `none`.
+
+  1. `^`, then any non-word non-space characters, then a word character: drop `^`, upper-case
+     that character (proper-noun marker set by morphology-aware schemes).
+  2. Doubled vowels collapse, case-insensitively: aa, ee, ii, oo, uu, then ieie (each pass
+     replaces non-overlapping matches, left to right, with the lower-case single form: `Aa` -> `a`).
+  3. Preposition + article contractions, at the text start or after whitespace, case-insensitive,
+     in the listed order (`CONTRACTIONS`), then `bil-`/`fil-` before a vowel, h or għ -> `bl-`/`fl-`.
+  4. Sun letters: `l` or `ll`, `-`, a sun letter (any case) -> the letter lower-cased, `-`, the
+     letter as written.
+  5. Detokenize: whitespace before . , ; : ? ! % is removed.
+
+Speed comes from three things, none of which changes the output: a token's rewrite is memoised
+(text is Zipfian), a token only visits the rules whose pattern can occur in it (rules are indexed by
+the characters they need), and post-processing skips the passes whose trigger is absent.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from augment.errors import AugkitError
+from augment.schemes import END, START
+
+CACHE_SIZE = 1 << 20  # distinct tokens remembered per engine; plenty for a Zipfian corpus shard
+
+SUN_LETTERS = "ċdnrstxzż"
+
+# Step 3, in the published order; `bi il-` is listed twice in the published system.
+CONTRACTIONS = (
+    ("bi ħal", "bħal"),
+    ("bħal il-", "bħall-"),
+    ("bi il-", "bil-"),
+    ("li il-", "lill-"),
+    ("fi il-", "fil-"),
+    ("ma' il-", "mal-"),
+    ("ta' il-", "tal-"),
+    ("għal il-", "għall-"),
+    ("minn il-", "mill-"),
+    ("bi il-", "bil-"),
+)
+ELISIONS = (("bil-", "bl-"), ("fil-", "fl-"))
+
+_AT_WORD_START = r"(?<!\S)"  # the text's start or just after whitespace
+_CAPITAL = re.compile(r"\^([^\w\s]*)(\w)")
+DOUBLED_VOWELS = (("aa", "a"), ("ee", "e"), ("ii", "i"), ("oo", "o"), ("uu", "u"), ("ieie", "ie"))
+_DOUBLED_VOWELS = tuple((re.compile(doubled, re.IGNORECASE), single) for doubled, single in DOUBLED_VOWELS)
+# Characters that a case-insensitive `re` pattern of lower-case vowels can match besides a e i o u
+# themselves (Python's re folds U+0130 and U+0131 to i). Without them, plain str.replace is exact.
+_VOWEL_CASE_VARIANTS = re.compile("[AEIOU\u0130\u0131]")
+_CONTRACTIONS = tuple((re.compile(_AT_WORD_START + re.escape(old), re.IGNORECASE), new) for old, new in CONTRACTIONS)
+_ELISIONS = tuple(
+    (re.compile(_AT_WORD_START + re.escape(old) + r"(?=[aeiouh]|għ)", re.IGNORECASE), new) for old, new in ELISIONS
+)
+_SUN = re.compile(rf"ll?-([{SUN_LETTERS}{SUN_LETTERS.upper()}])")
+_DETOKENIZE = re.compile(r"\s+(?=[.,;:?!%])")
+_DETOKENIZE_LINES = re.compile(r"[^\S\n]+(?=[.,;:?!%])")
+
+
+def _capitalise(match: re.Match) -> str:
+    return match.group(1) + match.group(2).upper()
+
+
+def _assimilate(match: re.Match) -> str:
+    letter = match.group(1)
+    return f"{letter.lower()}-{letter}"
+
+
+def postprocess(text: str, rule_set: str) -> str:
+    """Apply the named post-processing rule set (`maltese`, `detokenize`, `none`) to `text`."""
+    if rule_set == "maltese":
+        return _maltese(text)
+    if rule_set == "detokenize":
+        return _DETOKENIZE.sub("", text)
+    if rule_set == "none":
+        return text
+    raise AugkitError(f"unknown post-processing rule set {rule_set!r}; known: maltese, detokenize, none")
+
+
+def postprocess_lines(lines: list[str], rule_set: str, spaces_only: bool = False) -> list[str]:
+    """`postprocess` of each line, computed in one pass over all of them.
+
+    Every step is line-local once step 5 leaves newlines alone, so the result is the same as
+    post-processing line by line. `spaces_only=True` promises that the lines hold no whitespace
+    but U+0020 (true of token joins when no rule output holds whitespace); step 5 then uses
+    plain string replacement.
+    """
+    if not lines:
+        return []
+    joined = "\n".join(lines)
+    if joined.count("\n") != len(lines) - 1:  # a line holding a newline: not line-local
+        return [postprocess(line, rule_set) for line in lines]
+    detokenize = None if spaces_only else _DETOKENIZE_LINES
+    if rule_set == "maltese":
+        joined = _maltese(joined, detokenize)
+    elif rule_set == "detokenize":
+        joined = _detokenize_spaces(joined) if spaces_only else _DETOKENIZE_LINES.sub("", joined)
+    else:
+        postprocess(joined, rule_set)  # validates the name
+    return joined.split("\n")
+
+
+def _maltese(text: str, detokenize: re.Pattern | None = _DETOKENIZE) -> str:
+    if "^" in text:
+        text = _CAPITAL.sub(_capitalise, text)
+    if _VOWEL_CASE_VARIANTS.search(text):
+        for pattern, single in _DOUBLED_VOWELS:
+            text = pattern.sub(single, text)
+    else:
+        for doubled, single in DOUBLED_VOWELS:
+            text = text.replace(doubled, single)
+    if "-" in text:
+        for pattern, replacement in _CONTRACTIONS + _ELISIONS:
+            text = pattern.sub(replacement, text)
+        text = _SUN.sub(_assimilate, text)
+    elif "Ħ" in text or "ħA" in text or "ħaL" in text or "ħal" in text:
+        # Without an article hyphen only `bi ħal` can apply, and only if some case variant of
+        # `ħal` occurs (the four substrings cover all eight).
+        pattern, replacement = _CONTRACTIONS[0]
+        text = pattern.sub(replacement, text)
+    if detokenize is None:
+        return _detokenize_spaces(text)
+    return detokenize.sub("", text)
+
+
+def _detokenize_spaces(text: str) -> str:
+    """Step 5 for text whose only whitespace is spaces and newlines (newlines are kept)."""
+    for mark in ".,;:?!%":
+        spaced = " " + mark
+        while spaced in text:
+            text = text.replace(spaced, mark)
+    return text
+
+
+class RuleEngine:
+    """A compiled, ordered rule table.
+
+    `rewrite_token(token)` is the published per-token rewrite (markers added, rules applied in
+    order, markers removed), memoised. `rewrite_marked(text)` applies the same rules to a string in
+    which many tokens are already wrapped in markers (see augment.text.mark_tokens); because no
+    pattern can match across a marker pair, a space or a newline (checked here: `batchable`), that
+    equals rewriting each token alone, but costs one C-level pass per rule for a whole batch.
+    """
+
+    def __init__(self, rules: Sequence[tuple[str, str]], cache_size: int = CACHE_SIZE):
+        self.rules = [(pattern, output) for pattern, output in rules]
+        output_chars = {c for _, output in self.rules for c in output} | {START, END}
+        # A rule can only fire if each of its pattern characters is in the input or produced by
+        # some rule. Each rule is keyed by one character it needs that no rule produces; a token
+        # only visits the rules keyed by its own characters (plus the unkeyed ones).
+        self._masks: dict[str, int] = {}
+        self._always = 0
+        for index, (pattern, _) in enumerate(self.rules):
+            needed = set(pattern) - output_chars
+            if needed:
+                key = min(needed)
+                self._masks[key] = self._masks.get(key, 0) | 1 << index
+            else:
+                self._always |= 1 << index
+        self._plans: dict[int, tuple[tuple[str, str], ...]] = {}
+        marks = sorted({c for p, _ in self.rules for c in p if unicodedata.category(c).startswith("M")})
+        self._heavy = re.compile("[" + "".join(re.escape(c) for c in marks) + "]" if marks else "(?!)")
+        self.batchable = not any(" " in p or "\n" in p for p, _ in self.rules) and not any(
+            "\n" in o for _, o in self.rules)
+        self.outputs_have_whitespace = any(c.isspace() for _, o in self.rules for c in o)
+        self.rewrite_token: Callable[[str], str] = lru_cache(maxsize=cache_size)(self._rewrite)
+
+    def plan(self, chars) -> tuple[tuple[str, str], ...]:
+        """The (pattern, output) rules, in table order, that can fire on a text with these characters."""
+        mask = self._always
+        masks = self._masks
+        for char in chars:
+            mask |= masks.get(char, 0)
+        plan = self._plans.get(mask)
+        if plan is None:
+            plan = self._plans[mask] = tuple(rule for i, rule in enumerate(self.rules) if mask >> i & 1)
+        return plan
+
+    def rewrite_marked(self, text: str) -> str:
+        """Apply the rules to marker-wrapped tokens (separated by spaces or newlines); drop markers."""
+        for pattern, output in self.plan(set(text)):
+            text = text.replace(pattern, output)  # returns `text` itself when there is no match
+        if START in text or END in text:
+            text = text.replace(START, "").replace(END, "")
+        return text
+
+    def rewrite_many(self, marked: list[str]) -> list[str]:
+        """`rewrite_marked` of each item (items hold no newline), a few C-level passes in all.
+
+        Items needing none of the combining marks the rules look for are rewritten together with
+        the short plan that their characters allow (undiacritised text skips most rules).
+        """
+        heavy, light = [], []
+        search = self._heavy.search
+        for index, item in enumerate(marked):
+            (heavy if search(item) else light).append(index)
+        result: list[str] = [""] * len(marked)
+        for group in (heavy, light):
+            if group:
+                outputs = self.rewrite_marked("\n".join([marked[i] for i in group])).split("\n")
+                for index, output in zip(group, outputs, strict=True):
+                    result[index] = output
+        return result
+
+    def _rewrite(self, token: str) -> str:
+        return self.rewrite_marked(START + token + END)
+
+
+# CAMeL Tools' ar2bw character map: standard Buckwalter plus its extension for Persian letters.
+BUCKWALTER = {
+    "\u0621": "'", "\u0622": "|", "\u0623": ">", "\u0624": "&", "\u0625": "<", "\u0626": "}",
+    "\u0627": "A", "\u0628": "b", "\u0629": "p", "\u062A": "t", "\u062B": "v", "\u062C": "j",
+    "\u062D": "H", "\u062E": "x", "\u062F": "d", "\u0630": "*", "\u0631": "r", "\u0632": "z",
+    "\u0633": "s", "\u0634": "$", "\u0635": "S", "\u0636": "D", "\u0637": "T", "\u0638": "Z",
+    "\u0639": "E", "\u063A": "g", "\u0640": "_", "\u0641": "f", "\u0642": "q", "\u0643": "k",
+    "\u0644": "l", "\u0645": "m", "\u0646": "n", "\u0647": "h", "\u0648": "w", "\u0649": "Y",
+    "\u064A": "y", "\u064B": "F", "\u064C": "N", "\u064D": "K", "\u064E": "a", "\u064F": "u",
+    "\u0650": "i", "\u0651": "~", "\u0652": "o", "\u0670": "`", "\u0671": "{",
+    "\u067E": "P", "\u0686": "J", "\u06A4": "V", "\u06AF": "G",
+}
+_BUCKWALTER_TABLE = str.maketrans(BUCKWALTER)
+
+ARABIC_RANGES = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+
+
+def starts_arabic(token: str) -> bool:
+    """Whether the token's first character lies in one of the Arabic Unicode blocks."""
+    if not token:
+        return False
+    code = ord(token[0])
+    return any(low <= code <= high for low, high in ARABIC_RANGES)
+
+
+def buckwalter_token(token: str) -> str:
+    """The lower-cased Buckwalter transliteration of an Arabic-initial token; others unchanged."""
+    return token.translate(_BUCKWALTER_TABLE).lower() if starts_arabic(token) else token

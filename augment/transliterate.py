@@ -1,0 +1,173 @@
+"""Transliterate text or pre-tokenized sentences with a scheme (the Python API of `augkit transliterate`).
+
+    >>> from augment import transliterate, Transliterator
+    >>> transliterate("الدَّار")
+    'iddar'
+    >>> chartx = Transliterator("chartx", normalize="arabic")
+    >>> chartx.transliterate_tokens(["بِيَد", "،"])
+    ['bijed', ',']
+    >>> dataset.map(chartx.map_batch, batched=True)          # adds the column text_chartx
+
+Text mode tokenizes (augment.text), rewrites every token, joins the tokens with single spaces and
+post-processes the whole string. Token mode rewrites each given token and post-processes it alone,
+so the output has exactly as many tokens as the input (for NER/POS data).
+`Transliterator.signature` records every setting that determines the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from augment import __version__
+from augment.engine import (
+    CACHE_SIZE,
+    RuleEngine,
+    buckwalter_token,
+    postprocess,
+    postprocess_lines,
+    starts_arabic,
+)
+from augment.errors import AugkitError
+from augment.normalize import get_normalizer
+from augment.schemes import Scheme, load_scheme
+from augment.text import mark_tokens, tokenize
+
+
+class Transliterator:
+    """A loaded, compiled scheme; reuse one instance for a whole corpus (it memoises words)."""
+
+    def __init__(self, scheme: str | Scheme = "chartx", normalize: str | None = None, cache_size: int = CACHE_SIZE):
+        self.scheme = scheme if isinstance(scheme, Scheme) else load_scheme(scheme)
+        self.normalize = normalize or "none"
+        self._normalizer = get_normalizer(normalize)
+        self._cache_size = cache_size
+        self.engine: RuleEngine | None = None
+        self._rewrite_token = self._token_transform(cache_size)
+        self._word_cache: dict[str, str] = {}
+        self._preprocess = self._analyzer_hook()
+
+    @property
+    def signature(self) -> str:
+        """`scheme:chartx|v:1|norm:none|tok:punct|augkit:0.1.0`, plus the analyzer or uroman version."""
+        parts = [f"scheme:{self.scheme.name}", f"v:{self.scheme.version}", f"norm:{self.normalize}",
+                 f"tok:{self.scheme.tokenizer}"]
+        if self.scheme.analyzer:
+            parts.append(f"analyzer:{self.scheme.analyzer}")
+        if self.scheme.transform == "uroman":
+            from importlib.metadata import version
+
+            parts.append(f"uroman:{version('uroman')}")
+        parts.append(f"augkit:{__version__}")
+        return "|".join(parts)
+
+    def transliterate(self, text: str) -> str:
+        """One text (a line, a sentence, a document) -> its transliteration."""
+        return self.transliterate_many([text])[0]
+
+    def transliterate_many(self, texts: Sequence[str]) -> list[str]:
+        """Many texts at once: the same output as `transliterate` on each, faster on short texts."""
+        if self._normalizer is not None:
+            texts = [self._normalizer(text) for text in texts]
+        rule_set = self.scheme.postprocess
+        if self.scheme.tokenizer == "none":
+            return [postprocess(self._rewrite_token(text), rule_set) for text in texts]
+        if self._preprocess is not None:
+            return [postprocess(" ".join(map(self._rewrite_token, self._preprocess(tokenize(text)))), rule_set)
+                    for text in texts]
+        # Tokens never span whitespace, so each whitespace-separated word is rewritten once and
+        # remembered; joining the words' outputs with single spaces joins all tokens with single spaces.
+        split = [text.split() for text in texts]
+        cache = self._word_cache
+        missing = {word for words in split for word in words if word not in cache}
+        if len(cache) + len(missing) > self._cache_size:
+            cache.clear()
+            missing = {word for words in split for word in words}
+        if missing:
+            missing = list(missing)
+            cache.update(zip(missing, self._rewrite_words(missing), strict=True))
+        # Words hold no whitespace, so the joins below hold only spaces unless rule outputs do.
+        spaces_only = self.engine is not None and not self.engine.outputs_have_whitespace
+        return postprocess_lines([" ".join([cache[word] for word in words]) for words in split], rule_set,
+                                 spaces_only)
+
+    def transliterate_tokens(self, tokens: Sequence[str]) -> list[str]:
+        """Token mode: one output token per input token, each post-processed alone."""
+        tokens = list(tokens)
+        if self._normalizer is not None:
+            tokens = [self._normalizer(token) for token in tokens]
+        if self._preprocess is not None:
+            tokens = self._preprocess(tokens)
+        rule_set = self.scheme.postprocess
+        return [postprocess(self._rewrite_token(token), rule_set) for token in tokens]
+
+    def map_batch(self, batch: dict[str, list[Any]], column: str = "text", output_column: str | None = None) -> dict:
+        """For `datasets.Dataset.map(batched=True)`: adds `<column>_<scheme>` (or `output_column`).
+
+        A column of strings is transliterated in text mode, a column of token lists in token mode.
+        """
+        if column not in batch:
+            raise AugkitError(f"no column {column!r}; columns: {', '.join(batch)}")
+        values = list(batch[column])
+        texts = [i for i, value in enumerate(values) if isinstance(value, str)]
+        for i, output in zip(texts, self.transliterate_many([values[i] for i in texts]), strict=True):
+            values[i] = output
+        for i, value in enumerate(values):
+            if value is not None and not isinstance(value, str):
+                values[i] = self.transliterate_tokens(value)
+        return {**batch, output_column or f"{column}_{self.scheme.name}": values}
+
+    def _rewrite_words(self, words: list[str]) -> list[str]:
+        """The outputs of distinct whitespace-free words, each its tokens' rewrites joined by spaces."""
+        if self.engine is not None and self.engine.batchable:
+            # One pass per rule over all the words (separated by newlines) instead of one per token.
+            return self.engine.rewrite_many(mark_tokens("\n".join(words)).split("\n"))
+        rewrite = self._rewrite_token
+        return [" ".join(map(rewrite, tokenize(word))) for word in words]
+
+    def _token_transform(self, cache_size: int) -> Callable[[str], str]:
+        """The memoised per-token rewrite of the scheme's transform."""
+        transform = self.scheme.transform
+        if transform == "rules":
+            self.engine = RuleEngine([(rule.pattern, rule.output) for rule in self.scheme.rules], cache_size)
+            return self.engine.rewrite_token
+        if transform == "buckwalter":
+            return lru_cache(maxsize=cache_size)(buckwalter_token)
+        if transform == "uroman":
+            romanizer, language = _uroman(), self.scheme.source_language
+
+            def romanize(token: str) -> str:
+                return romanizer.romanize_string(token, lcode=language) if starts_arabic(token) else token
+
+            return lru_cache(maxsize=cache_size)(romanize)
+        return str  # identity
+
+    def _analyzer_hook(self) -> Callable[[list[str]], list[str]] | None:
+        """Morphology-aware schemes preprocess the tokens of a text before the rules (augment.morphtx)."""
+        if not self.scheme.analyzer:
+            return None
+        from augment.morphtx import build_preprocessor
+
+        return build_preprocessor(self.scheme)
+
+
+@lru_cache(maxsize=1)
+def _uroman():
+    import uroman
+
+    return uroman.Uroman()
+
+
+@lru_cache(maxsize=16)
+def get_transliterator(scheme: str = "chartx", normalize: str | None = None) -> Transliterator:
+    """A shared Transliterator per (scheme, normalize), so repeated calls reuse its caches."""
+    return Transliterator(scheme, normalize)
+
+
+def transliterate(text_or_tokens: str | Sequence[str], scheme: str = "chartx", normalize: str | None = None):
+    """A string -> its transliteration; a list of tokens -> one output token per input token."""
+    transliterator = get_transliterator(scheme, normalize)
+    if isinstance(text_or_tokens, str):
+        return transliterator.transliterate(text_or_tokens)
+    return transliterator.transliterate_tokens(text_or_tokens)
