@@ -18,6 +18,7 @@ from augment.errors import AugkitError
 COMMAND_MODULES = [
     "augment.commands.schemes",
     "augment.commands.transliterate",
+    "augment.commands.transliterate_report",
     "augment.commands.demo",
     "finetune.task_cli",
     "finetune.cli",

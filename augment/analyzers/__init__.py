@@ -12,7 +12,7 @@ from augment.errors import AugkitError
 
 BACKENDS = ("offline", "camel")
 
-__all__ = ["Analysis", "Analyzer", "Morpheme", "find_stem", "parse_bw", "get_analyzer", "BACKENDS"]
+__all__ = ["Analysis", "Analyzer", "Morpheme", "find_stem", "parse_bw", "get_analyzer", "clear_analyzers", "BACKENDS"]
 
 _INSTANCES: dict[str, Analyzer] = {}
 
@@ -33,3 +33,8 @@ def get_analyzer(name: str) -> Analyzer:
         else:
             raise AugkitError(f"unknown analyzer {name!r}; known: offline, camel, camel:msa, camel:egy")
     return _INSTANCES[name]
+
+
+def clear_analyzers() -> None:
+    """Forget the shared backends, so that the next `get_analyzer` builds a cold one."""
+    _INSTANCES.clear()

@@ -114,3 +114,4 @@ class Analyzer:
 
     def count(self, outcome: str) -> None:
         self.stats[outcome] += 1
+

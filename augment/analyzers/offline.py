@@ -15,6 +15,7 @@ token occurrence in `stats`.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from pyarabic.araby import vocalizedlike
@@ -72,10 +73,13 @@ class OfflineAnalyzer(Analyzer):
     def __init__(self) -> None:
         super().__init__()
         import mishkal.tashkeel
-        import qalsadi.analex
 
         self._vocalizer = mishkal.tashkeel.TashkeelClass()
-        self._lexical = qalsadi.analex.Analex()
+        # mishkal analyses each word with its own qalsadi Analex, and we need the same candidates
+        # to segment: memoising that instance's check_word (briefly; our own memo keeps results)
+        # halves the cost, as qalsadi is half of the time. check_text copies what it returns.
+        self._lexical = self._vocalizer.analyzer
+        self._lexical.check_word = functools.lru_cache(maxsize=4096)(self._lexical.check_word)
         self._memo: dict[str, tuple[Analysis | None, str]] = {}
 
     def analyze(self, tokens: list[str]) -> list[Analysis | None]:
@@ -93,7 +97,7 @@ class OfflineAnalyzer(Analyzer):
         if not is_analyzable(token):
             return None, "not_arabic"
         bare = letters(token)
-        candidates = self._lexical.check_word(bare)
+        candidates = self._lexical.check_word(bare, "")  # the very call (and cache key) of mishkal's check_text
         if len(token) != len(bare):
             # A token that came diacritised keeps its own marks (mishkal drops some it is given):
             # the segmentation kept is the first whose vocalisation agrees with them.
