@@ -1,0 +1,104 @@
+"""What several stages share: seeded hashing, record text, derived records, keyed global stages."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from augment.errors import AugkitError
+from augment.languages import to_flores
+from corpora.stage import Record, StageOutput
+
+# Han is written with several ISO 15924 codes; the Unicode script property knows only `Han`.
+_SCRIPT_PROPERTY = {"Hans": "Han", "Hant": "Han", "Hani": "Han", "Jpan": "Han", "Kore": "Hangul"}
+
+
+def stable_hash(*parts: Any) -> bytes:
+    """A digest of `parts` that is the same in every process and on every machine.
+
+    Python's `hash()` is salted per process, so it must never decide anything a stage outputs."""
+    text = "\x1f".join(str(part) for part in parts)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def unit_interval(*parts: Any) -> float:
+    """A uniform-looking number in [0, 1) determined by `parts` (e.g. seed and record id)."""
+    return int.from_bytes(stable_hash(*parts)[:8], "big") / 2**64
+
+
+def natural_order(identifier: str) -> list:
+    """Sort key that puts `s:9` before `s:10` (digits compare as numbers)."""
+    parts = re.split(r"(\d+)", identifier)
+    return [int(part) if index % 2 else part for index, part in enumerate(parts)]
+
+
+def record_text(record: Record) -> str:
+    """The record's text; a token record reads as its tokens joined by single spaces."""
+    if record.get("text") is not None:
+        return record["text"]
+    if record.get("tokens") is not None:
+        return " ".join(record["tokens"])
+    raise AugkitError(f"record {record.get('id')!r} has neither 'text' nor 'tokens'")
+
+
+def record_script(record: Record, script: str | None) -> str:
+    """The ISO 15924 script a stage should assume: its own `script` setting, else the record's `lang`."""
+    if script is not None:
+        return script
+    if not record.get("lang"):
+        raise AugkitError(
+            f"record {record.get('id')!r} has no 'lang'; give the stage an explicit 'script' (e.g. Latn)"
+        )
+    return to_flores(record["lang"]).split("_")[1]  # FLORES codes end in the ISO 15924 script
+
+
+def script_property(script: str) -> str:
+    """The Unicode script property name for an ISO 15924 code (`Hans` -> `Han`, `Latn` -> `Latn`)."""
+    return _SCRIPT_PROPERTY.get(script, script)
+
+
+def derive(record: Record, new_id: str, parents: list[str], meta: dict | None = None, **fields: Any) -> Record:
+    """A new record made from `record`: a copy with `new_id`, the given fields and `meta["parents"]`."""
+    merged_meta = {**(record.get("meta") or {}), **(meta or {}), "parents": parents}
+    return {**record, **fields, "id": new_id, "meta": merged_meta}
+
+
+def with_meta(record: Record, **entries: Any) -> Record:
+    """A copy of `record` with `entries` added to its `meta` (records are never changed in place)."""
+    return {**record, "meta": {**(record.get("meta") or {}), **entries}}
+
+
+class KeyedGlobalStage:
+    """A stage that needs every record sharing a key at once (duplicates, a source, a document).
+
+    `process` is exactly: group the batch by `group_key`, run `process_group` on each group, and
+    return the kept records in batch order. `process_group` must not depend on the order of records
+    inside its group, so a distributed engine may group with a shuffle and get the same output."""
+
+    global_view = True
+
+    def group_key(self, record: Record) -> str:
+        raise NotImplementedError
+
+    def process_group(self, records: list[Record]) -> StageOutput:
+        raise NotImplementedError
+
+    def process(self, batch: list[Record]) -> StageOutput:
+        groups: dict[str, list[Record]] = {}
+        for record in batch:
+            groups.setdefault(self.group_key(record), []).append(record)
+        position = {record["id"]: index for index, record in enumerate(batch)}
+        kept_at: dict[int, list[Record]] = {}
+        dropped: list[tuple[Record, str]] = []
+        for records in groups.values():
+            output = self.process_group(records)
+            for record in output.kept:
+                # A derived record (a copy, a packed document) sorts with the first of its parents.
+                where = position.get(record["id"])
+                if where is None:
+                    where = min(position[parent] for parent in record["meta"]["parents"])
+                kept_at.setdefault(where, []).append(record)
+            dropped.extend(output.dropped)
+        kept = [record for where in sorted(kept_at) for record in kept_at[where]]
+        return StageOutput(kept=kept, dropped=dropped)

@@ -1,0 +1,184 @@
+"""`dedup_exact` and `dedup_near`: keep one representative of each class of (near-)duplicates.
+
+Both compare a *key text*: NFKC, case-folded (unless `casefold: false`), optionally without
+punctuation and symbols, whitespace collapsed. Both are global stages keyed by scope (see
+`KeyedGlobalStage`), and both choose the representative without looking at the order of records:
+the record whose `source` comes first in `prefer_sources` (sources not listed come after all listed
+ones), then the record with the smallest id in natural order (`s:9` before `s:10`). Every dropped
+record names its representative in `meta["duplicate_of"]`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from typing import ClassVar
+
+import regex
+
+from corpora.stage import Record, Stage, StageOutput, register
+from corpora.stages.common import KeyedGlobalStage, natural_order, record_text, stable_hash, with_meta
+
+_SCOPES = ("global", "source", "lang")
+_PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def key_text(text: str, casefold: bool, ignore_punctuation: bool) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    if casefold:
+        text = text.casefold()
+    if ignore_punctuation:
+        text = _PUNCTUATION.sub(" ", text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class _DedupConfig:
+    scope: str = "global"
+    casefold: bool = True
+    ignore_punctuation: bool = False
+    prefer_sources: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.scope not in _SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(_SCOPES)}, not {self.scope!r}")
+        if isinstance(self.prefer_sources, str) or not all(isinstance(s, str) for s in self.prefer_sources):
+            raise ValueError(f"prefer_sources must be a list of source names, not {self.prefer_sources!r}")
+        object.__setattr__(self, "prefer_sources", tuple(self.prefer_sources))
+
+    def scope_key(self, record: Record) -> str:
+        return "" if self.scope == "global" else str(record.get(self.scope))
+
+    def key_text(self, record: Record) -> str:
+        return key_text(record_text(record), self.casefold, self.ignore_punctuation)
+
+    def representative(self, records: list[Record]) -> Record:
+        preference = {source: rank for rank, source in enumerate(self.prefer_sources)}
+        return min(
+            records,
+            key=lambda r: (preference.get(r.get("source"), len(preference)), natural_order(str(r["id"]))),
+        )
+
+
+@register
+@dataclass(frozen=True)
+class DedupExact(KeyedGlobalStage, _DedupConfig, Stage):
+    """Drop records whose key text equals that of another record in the same scope.
+
+    scope: `global` (across sources, the default), `source` (only within each source) or `lang`.
+    casefold, ignore_punctuation: how the key text is made (see the module docstring).
+    prefer_sources: sources whose records are kept first (e.g. genuine text over augmented text).
+    Reasons: `duplicate` (with `meta["duplicate_of"]`)."""
+
+    name: ClassVar[str] = "dedup_exact"
+
+    def group_key(self, record: Record) -> str:
+        return stable_hash(self.scope_key(record), self.key_text(record)).hex()
+
+    def process_group(self, records: list[Record]) -> StageOutput:
+        keep = self.representative(records)
+        dropped = [(with_meta(r, duplicate_of=keep["id"]), "duplicate") for r in records if r is not keep]
+        return StageOutput(kept=[keep], dropped=dropped)
+
+
+@register
+@dataclass(frozen=True)
+class DedupNear(KeyedGlobalStage, _DedupConfig, Stage):
+    """Drop near-duplicates: MinHash (datasketch, seeded) over character n-grams of the key text,
+    LSH banding tuned by datasketch for `threshold`, and every candidate pair verified by its
+    estimated Jaccard similarity. Near-duplicate pairs are joined transitively (connected
+    components); each component keeps one representative.
+
+    threshold: Jaccard similarity in (0, 1] at which two records are near-duplicates (default 0.8).
+    ngram: characters per shingle (default 5; works for every script, Tibetan and Chinese included).
+    num_perm: MinHash permutations (default 128). seed: MinHash seed.
+    scope, casefold, ignore_punctuation, prefer_sources: as for dedup_exact.
+    Reasons: `near_duplicate` (with `meta["duplicate_of"]` and the estimated `meta["similarity"]`)."""
+
+    name: ClassVar[str] = "dedup_near"
+
+    threshold: float = 0.8
+    ngram: int = 5
+    num_perm: int = 128
+    seed: int = 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int | float) or not (
+            0 < self.threshold <= 1
+        ):
+            raise ValueError(f"threshold must be a number in (0, 1], not {self.threshold!r}")
+        for key in ("ngram", "num_perm"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be a positive integer, not {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer, not {self.seed!r}")
+
+    def group_key(self, record: Record) -> str:
+        return self.scope_key(record)
+
+    def signatures(self, records: list[Record]) -> list:
+        """The MinHash of each record's character n-grams (datasketch, sharing one permutation set)."""
+        from datasketch import MinHash
+
+        return MinHash.bulk([self._shingles(self.key_text(record)) for record in records],
+                            num_perm=self.num_perm, seed=self.seed)
+
+    def _shingles(self, text: str) -> list[bytes]:
+        grams = {text[i : i + self.ngram] for i in range(max(1, len(text) - self.ngram + 1))}
+        return [gram.encode("utf-8") for gram in sorted(grams)]
+
+    def band_keys(self, minhash) -> list[bytes]:
+        """LSH bucket keys: records sharing one are candidate near-duplicates (a group-by key)."""
+        bands, rows = _banding(self.threshold, self.num_perm)
+        values = minhash.hashvalues
+        return [bytes([band]) + values[band * rows : (band + 1) * rows].tobytes() for band in range(bands)]
+
+    def process_group(self, records: list[Record]) -> StageOutput:
+        signatures = self.signatures(records)
+        buckets: dict[bytes, list[int]] = {}
+        for index, minhash in enumerate(signatures):
+            for key in self.band_keys(minhash):
+                buckets.setdefault(key, []).append(index)
+        parent = list(range(len(records)))
+
+        def root(index: int) -> int:
+            while parent[index] != index:
+                parent[index] = parent[parent[index]]
+                index = parent[index]
+            return index
+
+        # Components of the graph "shares a bucket and is similar enough": every pair is checked
+        # (unless already connected), so the components do not depend on the order of records.
+        for members in buckets.values():
+            for position, first in enumerate(members):
+                for other in members[position + 1 :]:
+                    if root(first) != root(other) and signatures[first].jaccard(signatures[other]) >= self.threshold:
+                        parent[root(other)] = root(first)
+        components: dict[int, list[int]] = {}
+        for index in range(len(records)):
+            components.setdefault(root(index), []).append(index)
+        kept, dropped = [], []
+        for members in components.values():
+            keep = self.representative([records[i] for i in members])
+            keep_index = next(i for i in members if records[i] is keep)
+            kept.append(keep)
+            for i in members:
+                if i != keep_index:
+                    similarity = float(signatures[i].jaccard(signatures[keep_index]))
+                    marked = with_meta(records[i], duplicate_of=keep["id"], similarity=similarity)
+                    dropped.append((marked, "near_duplicate"))
+        return StageOutput(kept=kept, dropped=dropped)
+
+
+@cache
+def _banding(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's (bands, rows) for `threshold`; computed once (it integrates numerically)."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r

@@ -1,0 +1,141 @@
+"""`filter_length` and `filter_script`: keep a record or drop it with a reason."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import ClassVar
+
+import regex
+
+from corpora.stage import Record, Stage, StageOutput, register
+from corpora.stages.common import record_script, record_text, script_property, with_meta
+
+# A word: one Han character, or a run of other letters, marks and digits. Tibetan syllables count as
+# words because the tsheg between them is punctuation; Maltese il-kelb is two words.
+_WORD = regex.compile(r"\p{Han}|[[\p{L}\p{M}\p{N}]--\p{Han}]+", regex.V1)
+
+
+def count_words(text: str) -> int:
+    return sum(1 for _ in _WORD.finditer(text))
+
+
+@register
+@dataclass(frozen=True)
+class FilterLength(Stage):
+    """Keep records whose length lies within the given bounds (each bound optional, inclusive).
+
+    Characters are code points of `text` (tokens joined by spaces). Words are runs of letters, marks
+    and digits, except that every Han character is a word and Tibetan syllables are words (see
+    `count_words`); a token record counts its tokens.
+    Reasons: `too_few_chars`, `too_many_chars`, `too_few_words`, `too_many_words`."""
+
+    name: ClassVar[str] = "filter_length"
+
+    min_chars: int | None = None
+    max_chars: int | None = None
+    min_words: int | None = None
+    max_words: int | None = None
+
+    def __post_init__(self):
+        bounds = {"min_chars": self.min_chars, "max_chars": self.max_chars,
+                  "min_words": self.min_words, "max_words": self.max_words}
+        for key, value in bounds.items():
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ValueError(f"{key} must be a non-negative integer, not {value!r}")
+        if all(value is None for value in bounds.values()):
+            raise ValueError("give at least one of min_chars, max_chars, min_words, max_words")
+        for unit in ("chars", "words"):
+            low, high = bounds[f"min_{unit}"], bounds[f"max_{unit}"]
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"min_{unit} ({low}) is larger than max_{unit} ({high})")
+
+    def process(self, batch: list[Record]) -> StageOutput:
+        kept, dropped = [], []
+        for record in batch:
+            reason = self._reason(record)
+            if reason is None:
+                kept.append(record)
+            else:
+                dropped.append((record, reason))
+        return StageOutput(kept=kept, dropped=dropped)
+
+    def _reason(self, record: Record) -> str | None:
+        text = record_text(record)
+        chars = len(text)
+        if self.min_chars is not None and chars < self.min_chars:
+            return "too_few_chars"
+        if self.max_chars is not None and chars > self.max_chars:
+            return "too_many_chars"
+        if self.min_words is None and self.max_words is None:
+            return None
+        words = len(record["tokens"]) if record.get("text") is None else count_words(text)
+        if self.min_words is not None and words < self.min_words:
+            return "too_few_words"
+        if self.max_words is not None and words > self.max_words:
+            return "too_many_words"
+        return None
+
+
+# Letters and script-specific marks (Tibetan subjoined consonants and vowel signs are marks); the
+# script-neutral combining marks (Arabic harakat, Latin accents: script Inherited) are not counted.
+_LETTER = regex.compile(r"[[\p{L}\p{M}]--\p{sc=Zinh}]", regex.V1)
+
+
+@register
+@dataclass(frozen=True)
+class FilterScript(Stage):
+    """Keep records in which at least `min_share` of the letters are in the expected script.
+
+    Letters are characters of Unicode category L, and marks (M) that belong to a script (Tibetan
+    subjoined consonants and vowel signs); the script-neutral marks (Arabic harakat, combining
+    accents), digits, punctuation and spaces are not counted, so diacritics and digits do not move
+    the share. The script is looked up
+    with the Unicode Script property (Hans/Hant/Jpan -> Han). The share is kept in
+    `meta["script_share"]`.
+
+    script: ISO 15924 code; None takes it from each record's `lang`.
+    min_share: between 0 and 1 (default 0.8).
+    Reasons: `no_letters`, `wrong_script`."""
+
+    name: ClassVar[str] = "filter_script"
+
+    script: str | None = None
+    min_share: float = 0.8
+
+    def __post_init__(self):
+        if self.script is not None:
+            if not re.fullmatch(r"[A-Z][a-z]{3}", self.script):
+                raise ValueError(f"script must be an ISO 15924 code such as Latn, Arab or Tibt, not {self.script!r}")
+            _script_pattern(self.script)
+        if isinstance(self.min_share, bool) or not isinstance(self.min_share, int | float) or not (
+            0 <= self.min_share <= 1
+        ):
+            raise ValueError(f"min_share must be a number between 0 and 1, not {self.min_share!r}")
+
+    def process(self, batch: list[Record]) -> StageOutput:
+        kept, dropped = [], []
+        for record in batch:
+            text = record_text(record)
+            letters = len(_LETTER.findall(text))
+            if letters == 0:
+                dropped.append((record, "no_letters"))
+                continue
+            in_script = len(_script_pattern(record_script(record, self.script)).findall(text))
+            share = in_script / letters
+            marked = with_meta(record, script_share=share)
+            if share >= self.min_share:
+                kept.append(marked)
+            else:
+                dropped.append((marked, "wrong_script"))
+        return StageOutput(kept=kept, dropped=dropped)
+
+
+@cache
+def _script_pattern(script: str) -> regex.Pattern:
+    """Letters of `script`; a ValueError names the script when Unicode does not know it."""
+    try:
+        return regex.compile(rf"[[\p{{L}}\p{{M}}]&&\p{{sc={script_property(script)}}}]", regex.V1)
+    except regex.error as error:
+        raise ValueError(f"unknown script {script!r} (use an ISO 15924 code such as Latn)") from error

@@ -1,0 +1,129 @@
+"""`split_sentences` and `segment_syllables`: cut text into units, keeping offsets into the original."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+import regex
+
+from corpora.stage import Record, Stage, StageOutput, register
+from corpora.stages.common import derive, record_script, with_meta
+
+_CLOSERS = "\"'”’»)\\]」』）》"
+# Arabic and Latin terminators end a sentence only before whitespace or the end of the text, so that
+# 3.14 and example.com stay whole; Chinese and Tibetan ones end it wherever they stand.
+_LATIN_END = rf"[.?!…]+[{_CLOSERS}]*(?=\s*$|\s+(?![\p{{Ll}}\d]))"  # a lower-case next word continues
+_ARABIC_END = rf"[.?!؟؛…]+[{_CLOSERS}]*(?=\s|$)"
+_HAN_END = rf"[。！？!?…]+[{_CLOSERS}]*"
+_TIBETAN_END = r"[\u0f0d-\u0f11](?:\s*[\u0f0d-\u0f11])*"  # `། །` closes one verse line, not two
+
+_SENTENCE_END = {
+    "Latn": regex.compile(_LATIN_END),
+    "Arab": regex.compile(_ARABIC_END),
+    "Hans": regex.compile(_HAN_END),
+    "Hant": regex.compile(_HAN_END),
+    "Jpan": regex.compile(_HAN_END),
+    "Tibt": regex.compile(_TIBETAN_END),
+}
+_ANY_SENTENCE_END = regex.compile(f"{_HAN_END}|{_TIBETAN_END}|{_ARABIC_END}")
+_NON_SPACE = re.compile(r"\S")
+
+
+def sentence_spans(text: str, script: str) -> list[tuple[int, int]]:
+    """`(start, end)` of each sentence of `text`, without surrounding whitespace, in order.
+
+    Only whitespace lies outside the spans: joining `text[start:end]` with the gaps between them gives
+    back `text` exactly."""
+    pattern = _SENTENCE_END.get(script, _ANY_SENTENCE_END)
+    cuts = [match.end() for match in pattern.finditer(text)]
+    spans = []
+    start = 0
+    for end in [*cuts, len(text)]:
+        first = _NON_SPACE.search(text, start, end)
+        if first is not None:
+            last = end
+            while text[last - 1].isspace():
+                last -= 1
+            spans.append((first.start(), last))
+        start = end
+    return spans
+
+
+_SYLLABLE = regex.compile(r"[\p{sc=Tibetan}&&[\p{L}\p{M}\p{N}]]+", regex.V1)
+
+
+def syllable_spans(text: str) -> list[tuple[int, int]]:
+    """`(start, end)` of each Tibetan syllable: a run of Tibetan letters, vowel signs and digits,
+    delimited by tsheg (་), shad, spaces or anything else."""
+    return [match.span() for match in _SYLLABLE.finditer(text)]
+
+
+@register
+@dataclass(frozen=True)
+class SplitSentences(Stage):
+    """One record per sentence of `text`.
+
+    Each sentence record gets the id `<parent id>/s<index>` (from 0), `meta["parents"] = [parent id]`,
+    `meta["offsets"] = [start, end]` into the parent's text and, when the parent had no `doc`, the
+    parent's id as `doc`, so the sentences of one text are never split across train and test.
+    Terminators: Arab ؟ . ! ؛ …; Latn . ? ! … (not before a lower-case word or a digit); Hans/Hant/Jpan
+    。！？ ! ? …; Tibt shad ། ༎ ༏ ༐ ༑ (a `། །` pair ends one sentence); other scripts: all of these.
+    Closing quotes and brackets stay with their sentence. Records with `tokens` are already sentences
+    and pass through unchanged.
+
+    script: ISO 15924 code; None takes it from each record's `lang`.
+    Reasons: `empty_text` (nothing but whitespace)."""
+
+    name: ClassVar[str] = "split_sentences"
+    derives_records: ClassVar[bool] = True
+
+    script: str | None = None
+
+    def __post_init__(self):
+        if self.script is not None and not re.fullmatch(r"[A-Z][a-z]{3}", self.script):
+            raise ValueError(f"script must be an ISO 15924 code such as Latn, Arab or Tibt, not {self.script!r}")
+
+    def process(self, batch: list[Record]) -> StageOutput:
+        kept, dropped = [], []
+        for record in batch:
+            if record.get("text") is None and record.get("tokens") is not None:
+                kept.append(record)
+                continue
+            text = record.get("text") or ""
+            spans = sentence_spans(text, record_script(record, self.script))
+            if not spans:
+                dropped.append((record, "empty_text"))
+                continue
+            doc = record.get("doc") if record.get("doc") is not None else record["id"]
+            for index, (start, end) in enumerate(spans):
+                kept.append(
+                    derive(
+                        record,
+                        f"{record['id']}/s{index}",
+                        [record["id"]],
+                        meta={"offsets": [start, end]},
+                        text=text[start:end],
+                        doc=doc,
+                    )
+                )
+        return StageOutput(kept=kept, dropped=dropped)
+
+
+@register
+@dataclass(frozen=True)
+class SegmentSyllables(Stage):
+    """Adds `meta["syllables"]`: the `[start, end]` offsets of every Tibetan syllable of `text`
+    (tsheg-delimited; see `syllable_spans`). Text without Tibetan gets an empty list; records with
+    `tokens` pass through unchanged. Drops nothing."""
+
+    name: ClassVar[str] = "segment_syllables"
+
+    def process(self, batch: list[Record]) -> StageOutput:
+        kept = [
+            record if record.get("text") is None
+            else with_meta(record, syllables=[list(span) for span in syllable_spans(record["text"])])
+            for record in batch
+        ]
+        return StageOutput(kept=kept, dropped=[])
