@@ -112,3 +112,13 @@ def test_near_dedup_partitions_input_with_one_representative_per_class(texts):
     _check_partition(batch, output)
     # Exact duplicates are near-duplicates too: no two kept records share a text.
     assert len({r["text"] for r in output.kept}) == len(output.kept)
+
+
+def test_parallel_records_are_duplicates_only_when_every_side_matches():
+    def pair(record_id, bo, zh):
+        return {"id": record_id, "text": bo, "lang": "bod_Tibt", "source": "s", "meta": {"translations": {"zho_Hant": zh}}}
+
+    batch = [pair("s:1", "ཀ", "好"), pair("s:2", "ཀ", "好"), pair("s:3", "ཀ", "不好")]
+    output = DedupExact().process(batch)
+    assert [r["id"] for r in output.kept] == ["s:1", "s:3"]
+    assert [(r["id"], r["meta"]["duplicate_of"]) for r, _ in output.dropped] == [("s:2", "s:1")]

@@ -119,3 +119,11 @@ def test_tibetan_normalisation_is_idempotent_and_uses_only_recommended_forms(tex
     once = normalize_text(text, "Tibt")
     assert normalize_text(once, "Tibt") == once
     assert not set(once) & set("\u0f73\u0f75\u0f76\u0f77\u0f78\u0f79\u0f81\u0f0c")
+
+
+def test_parallel_sides_are_normalised_by_their_own_script():
+    record = {"id": "p", "lang": "bo", "text": "ཀ །", "meta": {"translations": {"eng_Latn": " it’s ", "zho_Hant": "好 "}}}
+    kept = Normalize().process([record]).kept[0]
+    assert kept["text"] == "ཀ།" and kept["meta"]["translations"] == {"eng_Latn": "it's", "zho_Hant": "好"}
+    empty_side = {**record, "meta": {"translations": {"eng_Latn": "\u200b"}}}
+    assert Normalize().process([empty_side]).dropped[0][1] == "empty_after_normalize"

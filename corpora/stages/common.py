@@ -50,7 +50,12 @@ def record_script(record: Record, script: str | None) -> str:
         raise AugkitError(
             f"record {record.get('id')!r} has no 'lang'; give the stage an explicit 'script' (e.g. Latn)"
         )
-    return to_flores(record["lang"]).split("_")[1]  # FLORES codes end in the ISO 15924 script
+    return language_script(record["lang"])
+
+
+def language_script(code: str) -> str:
+    """`mt` -> `Latn`: FLORES codes end in the ISO 15924 script."""
+    return to_flores(code).split("_")[1]
 
 
 def script_property(script: str) -> str:

@@ -1,7 +1,8 @@
 """`dedup_exact` and `dedup_near`: keep one representative of each class of (near-)duplicates.
 
 Both compare a *key text*: NFKC, case-folded (unless `casefold: false`), optionally without
-punctuation and symbols, whitespace collapsed. Both are global stages keyed by scope (see
+punctuation and symbols, whitespace collapsed. A parallel record's key covers all its sides (`text`
+and every `meta["translations"]` entry), so two pairs that share one side only are not duplicates. Both are global stages keyed by scope (see
 `KeyedGlobalStage`), and both choose the representative without looking at the order of records:
 the record whose `source` comes first in `prefer_sources` (sources not listed come after all listed
 ones), then the record with the smallest id in natural order (`s:9` before `s:10`). Every dropped
@@ -53,7 +54,10 @@ class _DedupConfig:
         return "" if self.scope == "global" else str(record.get(self.scope))
 
     def key_text(self, record: Record) -> str:
-        return key_text(record_text(record), self.casefold, self.ignore_punctuation)
+        """The key text; parallel records compare on all their sides (text, then translations by code)."""
+        translations = (record.get("meta") or {}).get("translations") or {}
+        sides = [record_text(record), *(translations[code] for code in sorted(translations))]
+        return "\n".join(key_text(side, self.casefold, self.ignore_punctuation) for side in sides)
 
     def representative(self, records: list[Record]) -> Record:
         preference = {source: rank for rank, source in enumerate(self.prefer_sources)}

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import record_script
+from corpora.stages.common import language_script, record_script
 
 # Non-whitespace C0/C1 controls, and invisible format characters with no meaning in running text.
 _INVISIBLE = re.compile(
@@ -73,7 +73,8 @@ def _arabic_normalizer():
 @register
 @dataclass(frozen=True)
 class Normalize(Stage):
-    """Normalise `text` (or each of `tokens`) by script; drop records left empty.
+    """Normalise `text` (or each of `tokens`) by script; drop records left empty. The other sides of
+    parallel text (`meta["translations"]`) are normalised too, each by its own language's script.
 
     script: ISO 15924 code (Arab, Latn, Tibt, Hans, ...); None takes it from each record's `lang`.
     replacement_character: what to do with U+FFFD (a character lost in an earlier decoding):
@@ -119,7 +120,16 @@ class Normalize(Stage):
             return "replacement_character"
         if not text:
             return "empty_after_normalize"
-        return {**record, "text": text}
+        meta = record.get("meta") or {}
+        if not meta.get("translations"):
+            return {**record, "text": text}
+        # The other sides of parallel text, each by its own language's script.
+        translations = {code: self._clean(side, language_script(code)) for code, side in meta["translations"].items()}
+        if any(side is None for side in translations.values()):
+            return "replacement_character"
+        if not all(translations.values()):
+            return "empty_after_normalize"
+        return {**record, "text": text, "meta": {**meta, "translations": translations}}
 
     def _clean(self, text: str, script: str) -> str | None:
         """Normalised text, or None when the record must be dropped for a replacement character."""
