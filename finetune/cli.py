@@ -215,7 +215,8 @@ def _register_tokenizer(subparsers) -> None:
     extend.add_argument("--data", required=True, help="text of the new language")
     extend.add_argument("--output", "-o", required=True, help="directory for the extended model and tokenizer")
     extend.add_argument("--new-pieces", type=int, default=1000, help="at most this many pieces are added")
-    extend.add_argument("--model-type", choices=["unigram", "bpe"], default="unigram")
+    extend.add_argument("--model-type", choices=["unigram", "bpe"], default="bpe",
+                        help="how candidate pieces are learned (BPE proposes more pieces on small data)")
 
     report = actions.add_parser("report", help="fertility per language / transliteration scheme")
     report.add_argument("--tokenizer", required=True, help="tokenizer/model directory or sentencepiece .model")

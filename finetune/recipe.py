@@ -70,7 +70,7 @@ class TrainConfig:
             overrides["tiny"] = {**(values.get("tiny") or {}), **overrides["tiny"]}
         values.update(overrides)
         known = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known - {"cpt", "sft"})
+        unknown = sorted(set(values) - set(known) - {"cpt", "sft"})
         if unknown:
             raise AugkitError(f"{path or 'config'}: unknown key(s) {', '.join(unknown)}")
         for key, value in values.items():
@@ -140,7 +140,7 @@ def training_arguments(config: TrainConfig, train_examples: int):
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
         max_steps=total_steps,
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,
         eval_strategy="steps",
         eval_steps=eval_every,
         eval_on_start=True,  # the held-out loss before training is the baseline of the report

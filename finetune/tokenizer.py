@@ -8,7 +8,8 @@ train: a sentencepiece model (`DIR/tokenizer.model`, `tokenizer.vocab`) with byt
 text is ever unknown.
 
 extend: trains sentencepiece on the new language's text, keeps the pieces the model's tokenizer
-does not already have (most frequent first, word-boundary marks removed), adds them to the Hugging
+does not already have and that shorten the encoding of the text that contains them (most useful
+first; a word-initial piece keeps its leading space), adds them to the Hugging
 Face tokenizer, resizes the input embeddings and the output head, and initialises each new row as
 the mean of the rows of the old pieces that spell the new piece (the old tokenizer's encoding of
 it), for the embeddings and for an untied output head alike. Writes the model, the tokenizer and
@@ -25,13 +26,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from augment.errors import AugkitError
 
+_GAIN_SAMPLE = 2000  # texts used to check that a new piece shortens encodings
 _BYTE_PIECE = re.compile(r"^<0x[0-9A-Fa-f]{2}>$")
 _TIBETAN_MARKS_ONLY = re.compile(r"^[\u0F00-\u0F14\u0F3A-\u0F3D]+$")
 
@@ -78,7 +80,7 @@ def train_sentencepiece(texts: Sequence[str], output: str | Path, model_type: st
 
 # --- extend --------------------------------------------------------------------------------------
 
-def new_pieces(tokenizer, texts: Sequence[str], count: int, model_type: str = "unigram", seed: int = 0) -> list[str]:
+def new_pieces(tokenizer, texts: list[str], count: int, model_type: str = "bpe", seed: int = 0) -> list[str]:
     """Up to `count` pieces learned on `texts` that `tokenizer` does not have, most useful first."""
     import tempfile
 
@@ -93,14 +95,29 @@ def new_pieces(tokenizer, texts: Sequence[str], count: int, model_type: str = "u
             if model_type == "unigram" else range(processor.get_piece_size())
         candidates = [processor.id_to_piece(i) for i in ranked
                       if not (processor.is_control(i) or processor.is_unknown(i) or processor.is_byte(i))]
+    # Added tokens are matched in the raw text before the tokenizer's own rules, so a piece can also
+    # break better existing tokens apart. Keep a piece only if it shortens the encoding of the
+    # (sampled) chunks that contain it, as measured with the old tokenizer.
+    chunks = Counter(" " + chunk for text in texts[:_GAIN_SAMPLE] for chunk in text.split())
+    cost: dict[str, int] = {}
+
+    def tokens(fragment: str) -> int:
+        if fragment not in cost:
+            cost[fragment] = len(tokenizer(fragment, add_special_tokens=False)["input_ids"]) if fragment else 0
+        return cost[fragment]
+
     vocabulary = tokenizer.get_vocab()
     chosen: list[str] = []
     for piece in candidates:
-        text = piece.replace("\u2581", "")
+        # A word-initial piece keeps its space: added tokens match raw text, and a bare "kelb" would
+        # leave the space before it as a token of its own.
+        text = piece.replace("\u2581", " ")
         # Single characters are already spelled by the old pieces at no cost; keep multi-character pieces.
-        if len(text) < 2 or text in vocabulary or text in chosen:
+        if len(text.strip()) < 2 or text in vocabulary or text in chosen:
             continue
-        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) < 2:
+        gain = sum(frequency * (tokens(chunk) - sum(map(tokens, chunk.split(text))) - chunk.count(text))
+                   for chunk, frequency in chunks.items() if text in chunk)
+        if gain <= 0:
             continue
         chosen.append(text)
         if len(chosen) == count:
