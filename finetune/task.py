@@ -60,6 +60,7 @@ class TaskSettings:
     patience: int | None = None  # with select_best: stop a stage after this many epochs without gain
     device: str = "auto"
     bf16: bool = False
+    threads: int | None = None  # CPU threads for torch; 1 avoids oversubscription on a shared machine
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -412,6 +413,10 @@ def _train_network(task, model_name, stages, eval_examples, test_examples, label
                    settings: TaskSettings, tiny, lora) -> dict[str, Any]:
     from finetune.models import count_parameters, load_model, save_model
 
+    if settings.threads is not None:
+        import torch
+
+        torch.set_num_threads(settings.threads)
     corpus = [_text_of(example) for _, examples in stages for example in examples]
     model, tokenizer = load_model(
         model_name, "token-classification" if task == "tagging" else "sequence-classification",

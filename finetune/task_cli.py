@@ -47,6 +47,7 @@ def register(subparsers) -> None:
     training.add_argument("--patience", type=int, help="with --select-best: stop after N epochs without gain")
     training.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     training.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
+    training.add_argument("--threads", type=int, help="CPU threads for torch (1 is fastest on a busy machine)")
     model = parser.add_argument_group("model")
     model.add_argument("--tiny", action="append", metavar="KEY=VALUE",
                        help="override a tiny-bert setting, e.g. --tiny num_hidden_layers=4")
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     settings = TaskSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, max_length=args.max_length, select_best=args.select_best,
-        patience=args.patience, device=args.device, bf16=args.bf16,
+        patience=args.patience, device=args.device, bf16=args.bf16, threads=args.threads,
     )
     lora = None
     if args.lora_r is not None:
