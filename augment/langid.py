@@ -23,14 +23,15 @@ Python API (stable; the `filter_langid` stage, the MT wrong-language filter and 
 
 The decision rule (one target language T; general model G; optional verifier V trained for T):
 
-1. No prediction from G (empty text, nothing known) -> drop, `no_language`.
-2. Without a verifier: keep when G's top-1 language is accepted and its probability reaches that
+1. Without a verifier: keep when G's top-1 language is accepted and its probability reaches that
    language's threshold (`languages` maps each accepted language to its threshold); otherwise drop,
-   `wrong_language` (top-1 is another language) or `low_confidence`.
-3. With a verifier: keep when G's top-1 is T at or above T's threshold (G is sure). Otherwise,
+   `no_language` (G has no prediction: empty text, no known n-gram), `wrong_language` (top-1 is
+   another language) or `low_confidence`.
+2. With a verifier: keep when G's top-1 is T at or above T's threshold (G is sure). Otherwise,
    drop as `wrong_language` when G's top-1 is another language with probability >= the veto
    threshold (G is sure it is something else); otherwise keep when V's probability of T reaches
-   the verifier threshold, else drop as `low_confidence`.
+   the verifier threshold, else drop as `low_confidence` (or `no_language` when neither model
+   has a prediction).
 
 The verifier rescues target sentences that the general model scatters over look-alike languages
 (lid.176 puts a fifth of Maltese on Polish, Hungarian, Italian, English with low confidence); the
@@ -122,6 +123,8 @@ class LanguageIdentifier:
         """Top-k (FLORES code, probability) per text, best first; `k=-1` gives every label."""
         if isinstance(texts, str):
             raise TypeError("predict takes a sequence of texts; wrap a single text in a list")
+        if k < 1 and k != -1:
+            raise AugkitError(f"k must be at least 1 (or -1 for every label), got {k}")
         if not texts:
             return []
         lines = [clean_line(text, self.lowercase) for text in texts]
@@ -182,7 +185,7 @@ DEFAULT_THRESHOLD = 0.5
 RECOMMENDED: dict[str, Recommended] = {
     "mlt_Latn": Recommended(
         threshold=0.5, verifier="mlt_Latn.verifier.ftz", verifier_lowercase=True,
-        verifier_threshold=0.5, veto_threshold=0.7,
+        verifier_threshold=0.7, veto_threshold=0.8,
     ),
 }
 
@@ -239,9 +242,10 @@ class LanguageFilter:
         all_scores = self.identifier.predict(texts, k=self.k)
         if self.verifier is None:
             return [self._decide_general(scores) for scores in all_scores]
-        # Ask the verifier only about texts the general model leaves open.
-        undecided = [i for i, scores in enumerate(all_scores) if scores and not self._general_accepts(scores)
-                     and not self._vetoed(scores)]
+        # Ask the verifier only about texts the general model leaves open (including those it has
+        # nothing to say about: the quantized lid.176 knows no n-gram of many all-caps headlines).
+        undecided = [i for i, scores in enumerate(all_scores)
+                     if not scores or not (self._general_accepts(scores) or self._vetoed(scores))]
         verifier_scores = dict(zip(undecided, self.verifier.probability([texts[i] for i in undecided], self.target), strict=True))
         return [self._decide_verified(scores, verifier_scores.get(i)) for i, scores in enumerate(all_scores)]
 
@@ -262,15 +266,14 @@ class LanguageFilter:
         return Decision(False, reason, scores, None)
 
     def _decide_verified(self, scores: list[tuple[str, float]], verifier_score: float | None) -> Decision:
-        if not scores:
-            return Decision(False, "no_language", scores, None)
-        if self._general_accepts(scores):
+        if scores and self._general_accepts(scores):
             return Decision(True, None, scores, None)
         if verifier_score is None:  # vetoed: the general model is sure it is another language
             return Decision(False, "wrong_language", scores, None)
         if verifier_score >= self.verifier_threshold:
             return Decision(True, None, scores, verifier_score)
-        return Decision(False, "low_confidence", scores, verifier_score)
+        reason = "low_confidence" if scores else "no_language"
+        return Decision(False, reason, scores, verifier_score)
 
     def signature(self) -> str:
         """Every setting that affects the decisions, sacrebleu-style."""
@@ -307,26 +310,27 @@ def read_labelled(spec: str) -> tuple[str, list[str]]:
     if path.suffix == ".jsonl" and field is None:
         raise AugkitError(f"{path}: JSON Lines needs the text field, as {language}={path}:FIELD")
     texts = []
-    with open(path, encoding="utf-8", errors="strict") as handle:
-        try:
-            for number, line in enumerate(handle, 1):
-                if path.suffix == ".conllu":
-                    if line.startswith("# text = "):
-                        texts.append(line[len("# text = "):].strip())
-                elif field is not None:
-                    if not line.strip():
-                        continue
-                    try:
-                        value = json.loads(line)[field]
-                    except (json.JSONDecodeError, KeyError, TypeError) as error:
-                        raise InputError(path, f"no text field {field!r} ({error})", line=number) from error
-                    if not isinstance(value, str):
-                        raise InputError(path, f"field {field!r} is not a string", line=number)
-                    texts.append(value.strip())
-                else:
-                    texts.append(line.strip())
-        except UnicodeDecodeError as error:
-            raise InputError(path, f"invalid UTF-8 ({error.reason})", line=number) from error
+    with open(path, "rb") as handle:  # bytes, so an invalid line is reported with its number
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(path, f"invalid UTF-8 ({error.reason})", line=number) from error
+            if path.suffix == ".conllu":
+                if line.startswith("# text = "):
+                    texts.append(line[len("# text = "):].strip())
+            elif field is not None:
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)[field]
+                except (json.JSONDecodeError, KeyError, TypeError) as error:
+                    raise InputError(path, f"no text field {field!r} ({error})", line=number) from error
+                if not isinstance(value, str):
+                    raise InputError(path, f"field {field!r} is not a string", line=number)
+                texts.append(value.strip())
+            else:
+                texts.append(line.strip())
     texts = [text for text in texts if text]
     if not texts:
         raise AugkitError(f"{path}: no texts found")
@@ -363,9 +367,10 @@ def train_model(examples: Iterable[tuple[str, str]], output: str | Path, config:
     the same seed, so the same examples and config give the same file. With `quantize`, the model
     is product-quantized (written as `.ftz`, about a tenth of the size).
     """
+    import multiprocessing
     import tempfile
 
-    fasttext = _import_fasttext()
+    _import_fasttext()
     lines = [f"{LABEL_PREFIX}{to_flores(language)} {clean_line(text, config.lowercase)}\n"
              for language, text in examples if clean_line(text)]
     if len({line.split(" ", 1)[0] for line in lines}) < 2:
@@ -373,19 +378,33 @@ def train_model(examples: Iterable[tuple[str, str]], output: str | Path, config:
     random.Random(config.seed).shuffle(lines)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
     with tempfile.TemporaryDirectory() as workdir:
         train_file = Path(workdir) / "train.txt"
         train_file.write_text("".join(lines), encoding="utf-8")
+        # A fresh process per training run: fasttext 0.9.3 keeps state between runs in one process
+        # (a second identical run gives other weights, or "Encountered NaN"), which breaks determinism.
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            failure = pool.apply(_train_in_this_process, (str(train_file), str(partial), config))
+    if failure is not None:
+        raise AugkitError(f"fastText training failed ({failure}); try a lower learning rate or more data")
+    partial.replace(output)
+    _file_sha256.cache_clear()
+    load_identifier.cache_clear()
+    return output
+
+
+def _train_in_this_process(train_file: str, output: str, config: TrainConfig) -> str | None:
+    fasttext = _import_fasttext()
+    try:
         model = fasttext.train_supervised(
-            input=str(train_file), dim=config.dim, epoch=config.epoch, lr=config.lr, minn=config.minn,
+            input=train_file, dim=config.dim, epoch=config.epoch, lr=config.lr, minn=config.minn,
             maxn=config.maxn, wordNgrams=config.word_ngrams, bucket=config.bucket, seed=config.seed,
             thread=1, verbose=0, loss="softmax",
         )
         if config.quantize:
-            model.quantize(input=str(train_file), qnorm=True, retrain=False, cutoff=config.cutoff, thread=1)
-        partial = output.with_name(output.name + ".partial")
-        model.save_model(str(partial))
-        partial.replace(output)
-    _file_sha256.cache_clear()
-    load_identifier.cache_clear()
-    return output
+            model.quantize(input=train_file, qnorm=True, retrain=False, cutoff=config.cutoff, thread=1)
+    except RuntimeError as error:  # fastText's report of a diverged run: "Encountered NaN."
+        return str(error)
+    model.save_model(output)
+    return None

@@ -29,6 +29,12 @@ from augment.commands import langid as langid_command  # noqa: E402
 SEED = 0
 ENGLISH_TEXTS = 3000
 ARABIC_TEXTS = 1500
+# Latin-script look-alikes from Faker's word lists (FLORES code -> Faker locale), WORD_LIST_TEXTS each.
+WORD_LISTS = {
+    "ita_Latn": "it_IT", "spa_Latn": "es_ES", "fra_Latn": "fr_FR", "pol_Latn": "pl_PL", "ces_Latn": "cs_CZ",
+    "deu_Latn": "de_DE", "nld_Latn": "nl_NL", "dan_Latn": "da_DK", "fil_Latn": "fil_PH", "lat_Latn": "la",
+}
+WORD_LIST_TEXTS = 500
 TUNING_TEXTS = 1000
 
 
@@ -65,6 +71,18 @@ def romanised_arabic_lines(shared: Path) -> tuple[list[str], list[str]]:
     return picked[:ARABIC_TEXTS], picked[ARABIC_TEXTS:]
 
 
+def word_list_lines(locale: str, count: int, seed: int) -> list[str]:
+    """`count` pseudo-sentences of 4-20 words drawn from Faker's lorem word list for `locale`.
+
+    Word salad, but fastText (bag of words and character n-grams) learns the spelling of the
+    language from it; it gives the verifier Latin-script languages it would otherwise never see."""
+    import importlib
+
+    words = importlib.import_module(f"faker.providers.lorem.{locale}").Provider.word_list
+    rng = random.Random(f"{seed}:{locale}")
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(4, 20))) for _ in range(count)]
+
+
 def _sample(texts: list[str], limit: int, seed: int) -> list[str]:
     return [texts[i] for i in sorted(random.Random(seed).sample(range(len(texts)), min(limit, len(texts))))]
 
@@ -81,13 +99,18 @@ def main() -> int:
         arabic_file = Path(workdir) / "arb_Latn.txt"
         english_file.write_text("\n".join(english) + "\n", encoding="utf-8")
         arabic_file.write_text("\n".join(arabic) + "\n", encoding="utf-8")
+        word_list_data = []
+        for code, locale in WORD_LISTS.items():
+            path = Path(workdir) / f"{code}.txt"
+            path.write_text("\n".join(word_list_lines(locale, WORD_LIST_TEXTS, SEED)) + "\n", encoding="utf-8")
+            word_list_data += ["--data", f"{code}={path}"]
         # The `augkit langid train` parser itself, without loading every other sub-command.
         parser = argparse.ArgumentParser(prog="augkit")
         langid_command.register(parser.add_subparsers())
         train_args = parser.parse_args([
             "langid", "train", "--lowercase", "--seed", str(SEED), "--output", str(args.output),
             "--data", f"mlt={args.shared / 'maltese' / 'mt_mudt-ud-train.conllu'}",
-            "--data", f"eng={english_file}", "--data", f"arb_Latn={arabic_file}",
+            "--data", f"eng={english_file}", "--data", f"arb_Latn={arabic_file}", *word_list_data,
         ])
         return train_args.func(train_args)
 
