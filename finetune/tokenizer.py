@@ -33,7 +33,7 @@ from typing import Any
 
 from augment.errors import AugkitError
 
-_GAIN_SAMPLE = 2000  # texts used to check that a new piece shortens encodings
+_GAIN_SAMPLE = 1000  # texts used to check that a new piece shortens encodings
 _BYTE_PIECE = re.compile(r"^<0x[0-9A-Fa-f]{2}>$")
 _TIBETAN_MARKS_ONLY = re.compile(r"^[\u0F00-\u0F14\u0F3A-\u0F3D]+$")
 
@@ -99,12 +99,15 @@ def new_pieces(tokenizer, texts: list[str], count: int, model_type: str = "bpe",
     # break better existing tokens apart. Keep a piece only if it shortens the encoding of the
     # (sampled) chunks that contain it, as measured with the old tokenizer.
     chunks = Counter(" " + chunk for text in texts[:_GAIN_SAMPLE] for chunk in text.split())
-    cost: dict[str, int] = {}
+    cost: dict[str, int] = {"": 0}
 
-    def tokens(fragment: str) -> int:
-        if fragment not in cost:
-            cost[fragment] = len(tokenizer(fragment, add_special_tokens=False)["input_ids"]) if fragment else 0
-        return cost[fragment]
+    def measure(fragments) -> None:
+        missing = sorted({f for f in fragments if f not in cost})
+        if missing:  # one batched call: the fast tokenizer encodes in parallel
+            for fragment, ids in zip(missing, tokenizer(missing, add_special_tokens=False)["input_ids"], strict=True):
+                cost[fragment] = len(ids)
+
+    measure(chunks)
 
     vocabulary = tokenizer.get_vocab()
     chosen: list[str] = []
@@ -115,8 +118,10 @@ def new_pieces(tokenizer, texts: list[str], count: int, model_type: str = "bpe",
         # Single characters are already spelled by the old pieces at no cost; keep multi-character pieces.
         if len(text.strip()) < 2 or text in vocabulary or text in chosen:
             continue
-        gain = sum(frequency * (tokens(chunk) - sum(map(tokens, chunk.split(text))) - chunk.count(text))
-                   for chunk, frequency in chunks.items() if text in chunk)
+        containing = [(chunk, frequency, chunk.split(text)) for chunk, frequency in chunks.items() if text in chunk]
+        measure(fragment for _, _, parts in containing for fragment in parts)
+        gain = sum(frequency * (cost[chunk] - sum(cost[part] for part in parts) - (len(parts) - 1))
+                   for chunk, frequency, parts in containing)
         if gain <= 0:
             continue
         chosen.append(text)
