@@ -122,3 +122,18 @@ def test_parallel_records_are_duplicates_only_when_every_side_matches():
     output = DedupExact().process(batch)
     assert [r["id"] for r in output.kept] == ["s:1", "s:3"]
     assert [(r["id"], r["meta"]["duplicate_of"]) for r, _ in output.dropped] == [("s:2", "s:1")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=_TEXTS, sources=st.lists(st.sampled_from("ab"), min_size=12, max_size=12),
+       batch_size=st.integers(1, 5))
+def test_exact_dedup_two_pass_stream_gives_the_same_records_as_process(texts, sources, batch_size):
+    batch = records(*[(f"r:{i}", text, sources[i]) for i, text in enumerate(texts)])
+    stage = DedupExact(prefer_sources=("b",))
+    batches = [batch[i : i + batch_size] for i in range(0, len(batch), batch_size)]
+    streamed = list(stage.process_stream(batches))  # a list is re-iterable: two passes
+    whole = stage.process(batch)
+    assert [r for output in streamed for r in output.kept] == whole.kept
+    assert [pair for output in streamed for pair in output.dropped] == whole.dropped
+    one_shot = list(stage.process_stream(iter(batches)))
+    assert one_shot == [whole]

@@ -78,7 +78,7 @@ class KeyedGlobalStage:
     """A stage that needs every record sharing a key at once (duplicates, a source, a document).
 
     `process` is exactly: group the batch by `group_key`, run `process_group` on each group, and
-    return the kept records in batch order. `process_group` must not depend on the order of records
+    return the kept and the dropped records in batch order (stable). `process_group` must not depend on the order of records
     inside its group, so a distributed engine may group with a shuffle and get the same output."""
 
     global_view = True
@@ -93,17 +93,14 @@ class KeyedGlobalStage:
         groups: dict[str, list[Record]] = {}
         for record in batch:
             groups.setdefault(self.group_key(record), []).append(record)
+        outputs = [self.process_group(records) for records in groups.values()]
         position = {record["id"]: index for index, record in enumerate(batch)}
-        kept_at: dict[int, list[Record]] = {}
-        dropped: list[tuple[Record, str]] = []
-        for records in groups.values():
-            output = self.process_group(records)
-            for record in output.kept:
-                # A derived record (a copy, a packed document) sorts with the first of its parents.
-                where = position.get(record["id"])
-                if where is None:
-                    where = min(position[parent] for parent in record["meta"]["parents"])
-                kept_at.setdefault(where, []).append(record)
-            dropped.extend(output.dropped)
-        kept = [record for where in sorted(kept_at) for record in kept_at[where]]
+
+        def batch_position(record: Record) -> int:
+            # A derived record (a copy, a packed document) sorts with the first of its parents.
+            where = position.get(record["id"])
+            return where if where is not None else min(position[p] for p in record["meta"]["parents"])
+
+        kept = sorted((record for output in outputs for record in output.kept), key=batch_position)
+        dropped = sorted((pair for output in outputs for pair in output.dropped), key=lambda pair: batch_position(pair[0]))
         return StageOutput(kept=kept, dropped=dropped)

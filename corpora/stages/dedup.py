@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -59,12 +60,14 @@ class _DedupConfig:
         sides = [record_text(record), *(translations[code] for code in sorted(translations))]
         return "\n".join(key_text(side, self.casefold, self.ignore_punctuation) for side in sides)
 
+    def rank(self, record: Record) -> tuple:
+        """The representative of a class is the record of smallest rank."""
+        preferred = self.prefer_sources.index(record.get("source")) if record.get("source") in self.prefer_sources \
+            else len(self.prefer_sources)
+        return preferred, natural_order(str(record["id"])), str(record["id"])
+
     def representative(self, records: list[Record]) -> Record:
-        preference = {source: rank for rank, source in enumerate(self.prefer_sources)}
-        return min(
-            records,
-            key=lambda r: (preference.get(r.get("source"), len(preference)), natural_order(str(r["id"]))),
-        )
+        return min(records, key=self.rank)
 
 
 @register
@@ -86,6 +89,29 @@ class DedupExact(KeyedGlobalStage, _DedupConfig, Stage):
         keep = self.representative(records)
         dropped = [(with_meta(r, duplicate_of=keep["id"]), "duplicate") for r in records if r is not keep]
         return StageOutput(kept=[keep], dropped=dropped)
+
+    def process_stream(self, batches: Iterable[list[Record]]) -> Iterator[StageOutput]:
+        """With re-iterable `batches`, two passes keep memory flat: the first finds each class's
+        representative (a hash and an id per class), the second emits every batch's records. The
+        output is `process`'s, batch by batch. A one-shot iterator is collected and processed."""
+        if iter(batches) is batches:
+            yield from Stage.process_stream(self, batches)
+            return
+        best: dict[str, tuple] = {}
+        for batch in batches:
+            for record in batch:
+                key, rank = self.group_key(record), self.rank(record)
+                if key not in best or rank < best[key]:
+                    best[key] = rank
+        for batch in batches:
+            kept, dropped = [], []
+            for record in batch:
+                representative = best[self.group_key(record)][-1]
+                if record["id"] == representative:
+                    kept.append(record)
+                else:
+                    dropped.append((with_meta(record, duplicate_of=representative), "duplicate"))
+            yield StageOutput(kept=kept, dropped=dropped)
 
 
 @register
