@@ -130,8 +130,10 @@ class LanguageIdentifier:
         lines = [clean_line(text, self.lowercase) for text in texts]
         # The low-level call: fasttext 0.9.3's Python predict breaks under NumPy 2 (np.array(copy=False)).
         all_labels, all_probabilities = self._model.f.multilinePredict(lines, k, 0.0, "strict")
+        codes = self._codes
+        # fastText's softmax can overshoot 1.0 by a few ulps; scores are probabilities, so clamp.
         return [
-            [(self._codes[label], min(float(p), 1.0)) for label, p in zip(labels, probabilities, strict=True)]
+            [(codes[label], p if p < 1.0 else 1.0) for label, p in zip(labels, probabilities.tolist(), strict=True)]
             for labels, probabilities in zip(all_labels, all_probabilities, strict=True)
         ]
 
