@@ -66,10 +66,10 @@ def run(config: TrainConfig) -> dict[str, Any]:
     if config.gradient_checkpointing:
         model.config.use_cache = False
     train_metrics = trainer.train(resume_from_checkpoint=recipe.resume_checkpoint(config)).metrics
+    history = recipe.eval_history(trainer)  # before the final evaluation, which would repeat the last step
     final_eval = trainer.evaluate()
 
     # 5. Save the (LoRA-merged) model and the report.
-    history = recipe.eval_history(trainer)
     tokens_seen = trainer.state.global_step * config.batch_size * config.gradient_accumulation * config.block_size
     report = {
         "command": "cpt",

@@ -139,22 +139,39 @@ def parse_overrides(pairs: Sequence[str] | None) -> dict[str, str]:
 
 def train_tiny_tokenizer(name: str, texts: Iterable[str], vocab_size: int = 1000):
     """A fast Hugging Face tokenizer for a tiny model, trained on `texts` (see the module docstring)."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     if name == "tiny-qwen2":
+        from transformers import Qwen2Tokenizer
+        from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
         specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
         tokenizer = Tokenizer(models.BPE())
         tokenizer.normalizer = normalizers.NFC()
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-        tokenizer.decoder = decoders.ByteLevel()
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence([  # Qwen2's own splitting, so reloading changes nothing
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             min_frequency=2, show_progress=False,
         )
         tokenizer.train_from_iterator(_non_empty(texts, name), trainer=trainer)
-        wrapped = PreTrainedTokenizerFast(
-            tokenizer_object=tokenizer, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+        trained = json.loads(tokenizer.to_str())["model"]
+        wrapped = Qwen2Tokenizer(
+            vocab=trained["vocab"], merges=[tuple(m) if isinstance(m, list) else tuple(m.split(" "))
+                                            for m in trained["merges"]],
+            eos_token="<|endoftext|>", pad_token="<|endoftext|>", unk_token=None,
             additional_special_tokens=["<|im_start|>", "<|im_end|>"], model_max_length=32768,
         )
         wrapped.chat_template = QWEN_CHAT_TEMPLATE

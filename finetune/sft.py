@@ -145,11 +145,11 @@ def run(config: TrainConfig) -> dict[str, Any]:
         callbacks=recipe.callbacks(config),
     )
     train_metrics = trainer.train(resume_from_checkpoint=recipe.resume_checkpoint(config)).metrics
+    history = recipe.eval_history(trainer)  # before the final evaluation, which would repeat the last step
     final_eval = trainer.evaluate()
     trainer.model.config.use_cache = True
 
     # 5. Save and report.
-    history = recipe.eval_history(trainer)
     response_tokens = sum(sum(1 for label in e["labels"] if label != data.IGNORE_INDEX) for e in train_examples)
     report = {
         "command": "sft",
