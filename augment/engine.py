@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
@@ -59,6 +60,8 @@ _DOUBLED_VOWELS = tuple((re.compile(doubled, re.IGNORECASE), single) for doubled
 # Characters that a case-insensitive `re` pattern of lower-case vowels can match besides a e i o u
 # themselves (Python's re folds U+0130 and U+0131 to i). Without them, plain str.replace is exact.
 _VOWEL_CASE_VARIANTS = re.compile("[AEIOU\u0130\u0131]")
+# Characters that case-insensitive `bi ħal` can match besides its own (re folds U+0130, U+0131 to i).
+_BI_HAL_CASE_VARIANTS = re.compile("[BIĦAL\u0130\u0131]")
 _CONTRACTIONS = tuple((re.compile(_AT_WORD_START + re.escape(old), re.IGNORECASE), new) for old, new in CONTRACTIONS)
 _ELISIONS = tuple(
     (re.compile(_AT_WORD_START + re.escape(old) + r"(?=[aeiouh]|għ)", re.IGNORECASE), new) for old, new in ELISIONS
@@ -79,68 +82,58 @@ def _assimilate(match: re.Match) -> str:
 
 def postprocess(text: str, rule_set: str) -> str:
     """Apply the named post-processing rule set (`maltese`, `detokenize`, `none`) to `text`."""
+    return postprocess_text(postprocess_words(text, rule_set), rule_set)
+
+
+def postprocess_words(text: str, rule_set: str) -> str:
+    """The steps whose matches never contain whitespace (maltese steps 1-2).
+
+    Applying them to each space-separated piece and joining the pieces with spaces equals applying
+    them to the joined text, so callers may apply them once per distinct word and cache the result.
+    """
     if rule_set == "maltese":
-        return _maltese(text)
-    if rule_set == "detokenize":
-        return _DETOKENIZE.sub("", text)
-    if rule_set == "none":
+        if "^" in text:
+            text = _CAPITAL.sub(_capitalise, text)
+        if _VOWEL_CASE_VARIANTS.search(text):
+            for pattern, single in _DOUBLED_VOWELS:
+                text = pattern.sub(single, text)
+        else:
+            for doubled, single in DOUBLED_VOWELS:
+                text = text.replace(doubled, single)
+        return text
+    if rule_set in ("detokenize", "none"):
         return text
     raise AugkitError(f"unknown post-processing rule set {rule_set!r}; known: maltese, detokenize, none")
 
 
-def postprocess_lines(lines: list[str], rule_set: str, spaces_only: bool = False) -> list[str]:
-    """`postprocess` of each line, computed in one pass over all of them.
+def postprocess_text(text: str, rule_set: str, detokenize: re.Pattern = _DETOKENIZE) -> str:
+    """The steps that look across whitespace (maltese steps 3-5; detokenize), after `postprocess_words`."""
+    if rule_set == "none":
+        return text
+    if rule_set == "maltese":
+        if "-" in text:
+            for pattern, replacement in _CONTRACTIONS + _ELISIONS:
+                text = pattern.sub(replacement, text)
+            text = _SUN.sub(_assimilate, text)
+        elif "bi ħal" in text or _BI_HAL_CASE_VARIANTS.search(text):
+            # Without an article hyphen only `bi ħal` can apply.
+            pattern, replacement = _CONTRACTIONS[0]
+            text = pattern.sub(replacement, text)
+    return detokenize.sub("", text)
+
+
+def postprocess_text_lines(lines: list[str], rule_set: str) -> list[str]:
+    """`postprocess_text` of each line, computed in one pass over all of them.
 
     Every step is line-local once step 5 leaves newlines alone, so the result is the same as
-    post-processing line by line. `spaces_only=True` promises that the lines hold no whitespace
-    but U+0020 (true of token joins when no rule output holds whitespace); step 5 then uses
-    plain string replacement.
+    line by line; a line that holds a newline itself makes this fall back to line by line.
     """
     if not lines:
         return []
     joined = "\n".join(lines)
-    if joined.count("\n") != len(lines) - 1:  # a line holding a newline: not line-local
-        return [postprocess(line, rule_set) for line in lines]
-    detokenize = None if spaces_only else _DETOKENIZE_LINES
-    if rule_set == "maltese":
-        joined = _maltese(joined, detokenize)
-    elif rule_set == "detokenize":
-        joined = _detokenize_spaces(joined) if spaces_only else _DETOKENIZE_LINES.sub("", joined)
-    else:
-        postprocess(joined, rule_set)  # validates the name
-    return joined.split("\n")
-
-
-def _maltese(text: str, detokenize: re.Pattern | None = _DETOKENIZE) -> str:
-    if "^" in text:
-        text = _CAPITAL.sub(_capitalise, text)
-    if _VOWEL_CASE_VARIANTS.search(text):
-        for pattern, single in _DOUBLED_VOWELS:
-            text = pattern.sub(single, text)
-    else:
-        for doubled, single in DOUBLED_VOWELS:
-            text = text.replace(doubled, single)
-    if "-" in text:
-        for pattern, replacement in _CONTRACTIONS + _ELISIONS:
-            text = pattern.sub(replacement, text)
-        text = _SUN.sub(_assimilate, text)
-    elif "Ħ" in text or "ħA" in text or "ħaL" in text or "ħal" in text:
-        # Without an article hyphen only `bi ħal` can apply, and only if some case variant of
-        # `ħal` occurs (the four substrings cover all eight).
-        pattern, replacement = _CONTRACTIONS[0]
-        text = pattern.sub(replacement, text)
-    if detokenize is None:
-        return _detokenize_spaces(text)
-    return detokenize.sub("", text)
-
-
-def _detokenize_spaces(text: str) -> str:
-    """Step 5 for text whose only whitespace is spaces and newlines (newlines are kept)."""
-    for mark in ".,;:?!%":
-        spaced = " " + mark
-        while spaced in text:
-            text = text.replace(spaced, mark)
-    return text
+    if joined.count("\n") != len(lines) - 1:
+        return [postprocess_text(line, rule_set) for line in lines]
+    return postprocess_text(joined, rule_set, _DETOKENIZE_LINES).split("\n")
 
 
 class RuleEngine:
@@ -169,11 +162,19 @@ class RuleEngine:
             else:
                 self._always |= 1 << index
         self._plans: dict[int, tuple[tuple[str, str], ...]] = {}
-        marks = sorted({c for p, _ in self.rules for c in p if unicodedata.category(c).startswith("M")})
-        self._heavy = re.compile("[" + "".join(re.escape(c) for c in marks) + "]" if marks else "(?!)")
+        # Batches are split by whether items hold the combining mark needed by most rules (shadda
+        # for CharTx); items without it skip those rules. Marks are optional in Arabic text, so the
+        # split pays off on undiacritised and partly diacritised text.
+        needing = Counter(c for p, _ in self.rules for c in set(p) - output_chars
+                          if unicodedata.category(c).startswith("M"))
+        self._split_char = needing.most_common(1)[0][0] if needing else None
+        if self._split_char is not None:
+            char = re.escape(self._split_char)
+            self._having = re.compile(rf"^[^\n]*{char}[^\n]*$", re.MULTILINE)
+            self._lacking = re.compile(rf"^[^\n{char}]+$", re.MULTILINE)
+            self._lacking_plan = tuple(rule for rule in self.rules if self._split_char not in rule[0])
         self.batchable = not any(" " in p or "\n" in p for p, _ in self.rules) and not any(
             "\n" in o for _, o in self.rules)
-        self.outputs_have_whitespace = any(c.isspace() for _, o in self.rules for c in o)
         self.rewrite_token: Callable[[str], str] = lru_cache(maxsize=cache_size)(self._rewrite)
 
     def plan(self, chars) -> tuple[tuple[str, str], ...]:
@@ -187,31 +188,28 @@ class RuleEngine:
             plan = self._plans[mask] = tuple(rule for i, rule in enumerate(self.rules) if mask >> i & 1)
         return plan
 
-    def rewrite_marked(self, text: str) -> str:
-        """Apply the rules to marker-wrapped tokens (separated by spaces or newlines); drop markers."""
-        for pattern, output in self.plan(set(text)):
+    def rewrite_marked(self, text: str, plan: Sequence[tuple[str, str]] | None = None) -> str:
+        """Apply the rules to marker-wrapped tokens (separated by spaces or newlines); drop markers.
+
+        `plan` is the rule list to use; by default the rules that `text`'s characters allow.
+        """
+        for pattern, output in self.plan(set(text)) if plan is None else plan:
             text = text.replace(pattern, output)  # returns `text` itself when there is no match
         if START in text or END in text:
             text = text.replace(START, "").replace(END, "")
         return text
 
-    def rewrite_many(self, marked: list[str]) -> list[str]:
-        """`rewrite_marked` of each item (items hold no newline), a few C-level passes in all.
+    def partition(self, items: str) -> list[tuple[str, Sequence[tuple[str, str]]]]:
+        """Split newline-separated items (not yet marked) into groups, each with the rules it may need.
 
-        Items needing none of the combining marks the rules look for are rewritten together with
-        the short plan that their characters allow (undiacritised text skips most rules).
+        Returns `(items of the group, newline-separated, in their original relative order; plan)`.
+        Marking a group and applying `rewrite_marked(marked, plan)` gives each item's rewrite.
         """
-        heavy, light = [], []
-        search = self._heavy.search
-        for index, item in enumerate(marked):
-            (heavy if search(item) else light).append(index)
-        result: list[str] = [""] * len(marked)
-        for group in (heavy, light):
-            if group:
-                outputs = self.rewrite_marked("\n".join([marked[i] for i in group])).split("\n")
-                for index, output in zip(group, outputs, strict=True):
-                    result[index] = output
-        return result
+        if self._split_char is None:
+            return [(items, self.rules)]
+        groups = [("\n".join(self._having.findall(items)), self.rules),
+                  ("\n".join(self._lacking.findall(items)), self._lacking_plan)]
+        return [(group, plan) for group, plan in groups if group]
 
     def _rewrite(self, token: str) -> str:
         return self.rewrite_marked(START + token + END)

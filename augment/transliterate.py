@@ -16,7 +16,7 @@ so the output has exactly as many tokens as the input (for NER/POS data).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -26,13 +26,14 @@ from augment.engine import (
     RuleEngine,
     buckwalter_token,
     postprocess,
-    postprocess_lines,
+    postprocess_text_lines,
+    postprocess_words,
     starts_arabic,
 )
 from augment.errors import AugkitError
 from augment.normalize import get_normalizer
 from augment.schemes import Scheme, load_scheme
-from augment.text import mark_tokens, tokenize
+from augment.text import mark_lines, tokenize
 
 
 class Transliterator:
@@ -76,21 +77,19 @@ class Transliterator:
         if self._preprocess is not None:
             return [postprocess(" ".join(map(self._rewrite_token, self._preprocess(tokenize(text)))), rule_set)
                     for text in texts]
-        # Tokens never span whitespace, so each whitespace-separated word is rewritten once and
-        # remembered; joining the words' outputs with single spaces joins all tokens with single spaces.
+        # Tokens never span whitespace, so each whitespace-separated word is rewritten once (with
+        # the post-processing steps that stay inside words) and remembered; joining the words'
+        # outputs with single spaces joins all tokens with single spaces.
         split = [text.split() for text in texts]
         cache = self._word_cache
-        missing = {word for words in split for word in words if word not in cache}
+        missing = set().union(*split).difference(cache)
         if len(cache) + len(missing) > self._cache_size:
             cache.clear()
-            missing = {word for words in split for word in words}
+            missing = set().union(*split)
         if missing:
-            missing = list(missing)
-            cache.update(zip(missing, self._rewrite_words(missing), strict=True))
-        # Words hold no whitespace, so the joins below hold only spaces unless rule outputs do.
-        spaces_only = self.engine is not None and not self.engine.outputs_have_whitespace
-        return postprocess_lines([" ".join([cache[word] for word in words]) for words in split], rule_set,
-                                 spaces_only)
+            cache.update(self._rewrite_words(list(missing)))
+        lookup = cache.__getitem__
+        return postprocess_text_lines([" ".join(map(lookup, words)) for words in split], rule_set)
 
     def transliterate_tokens(self, tokens: Sequence[str]) -> list[str]:
         """Token mode: one output token per input token, each post-processed alone."""
@@ -118,13 +117,20 @@ class Transliterator:
                 values[i] = self.transliterate_tokens(value)
         return {**batch, output_column or f"{column}_{self.scheme.name}": values}
 
-    def _rewrite_words(self, words: list[str]) -> list[str]:
-        """The outputs of distinct whitespace-free words, each its tokens' rewrites joined by spaces."""
-        if self.engine is not None and self.engine.batchable:
-            # One pass per rule over all the words (separated by newlines) instead of one per token.
-            return self.engine.rewrite_many(mark_tokens("\n".join(words)).split("\n"))
-        rewrite = self._rewrite_token
-        return [" ".join(map(rewrite, tokenize(word))) for word in words]
+    def _rewrite_words(self, words: list[str]) -> Iterable[tuple[str, str]]:
+        """(word, output) for distinct whitespace-free words: the word's token rewrites joined by
+        spaces, with the post-processing steps that stay inside words."""
+        rule_set = self.scheme.postprocess
+        if self.engine is None or not self.engine.batchable:
+            rewrite = self._rewrite_token
+            return ((word, postprocess_words(" ".join(map(rewrite, tokenize(word))), rule_set)) for word in words)
+        # One C-level pass per rule over each group of words, instead of one per token; neither
+        # the rules nor postprocess_words ever match across the newlines between words.
+        pairs = []
+        for group, plan in self.engine.partition("\n".join(words)):
+            outputs = postprocess_words(self.engine.rewrite_marked(mark_lines(group), plan), rule_set)
+            pairs.extend(zip(group.split("\n"), outputs.split("\n"), strict=True))
+        return pairs
 
     def _token_transform(self, cache_size: int) -> Callable[[str], str]:
         """The memoised per-token rewrite of the scheme's transform."""

@@ -1,0 +1,118 @@
+"""Characters per second of `chartx` against the naive reference implementation (issue 2, §9).
+
+    .venv/bin/python bench/bench_transliterate.py [--shared ../shared/data] [--repeat 3] [--scale-copies 8]
+
+1. Single process, real text (alf_layla.txt + quran-simple.txt, not repeated): the naive
+   implementation of tests/naive_chartx.py (str.replace per rule per token, one re.sub per
+   post-processing step) and `Transliterator.transliterate_many` on a fresh instance (cold caches),
+   best of `--repeat` runs each; the outputs must be identical, line for line.
+2. Scaling: the same transliteration of a larger input (the three Arabic files, each line tagged
+   with its copy number so that no copy hits another's cache: `--scale-copies` copies) with 1 and
+   2 worker processes, each worker with its own Transliterator over a contiguous shard.
+Prints a Markdown block for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from naive_chartx import naive_transliterate  # noqa: E402
+
+from augment import Transliterator  # noqa: E402
+
+FILES = ("alf_layla.txt", "quran-simple.txt")
+SCALE_FILES = ("alf_layla.txt", "quran-simple.txt", "ar_pud-ud-test.conllu")
+
+
+def read(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split("\n")
+
+
+def best_of(repeat: int, function):
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def fast(lines: list[str]) -> list[str]:
+    return Transliterator("chartx").transliterate_many(lines)
+
+
+def shard_chars(lines: list[str]) -> int:
+    return sum(len(line) for line in fast(lines))
+
+
+def scaling(lines: list[str], workers: int) -> float:
+    size = -(-len(lines) // workers)
+    shards = [lines[i:i + size] for i in range(0, len(lines), size)]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(shard_chars, shards))
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scale-copies", type=int, default=8)
+    args = parser.parse_args()
+    arabic = args.shared / "arabic"
+    if not arabic.is_dir():
+        print(f"needs the real corpora at {arabic}", file=sys.stderr)
+        return 2
+
+    lines = [line for name in FILES for line in read(arabic / name)]
+    chars = sum(len(line) for line in lines)
+    rules = [(rule.pattern, rule.output) for rule in Transliterator("chartx").scheme.rules]
+    naive_seconds, expected = best_of(args.repeat, lambda: [naive_transliterate(line, rules) for line in lines])
+    fast_seconds, got = best_of(args.repeat, lambda: fast(lines))
+    mismatches = sum(a != b for a, b in zip(expected, got, strict=True))
+
+    base = [line for name in SCALE_FILES for line in read(arabic / name)]
+    # A copy number on every line makes the copies distinct text (no shared cache hits across copies).
+    large = [f"{line} {copy}" for copy in range(args.scale_copies) for line in base]
+    large_chars = sum(len(line) for line in large)
+    one = min(scaling(large, 1) for _ in range(2))
+    two = min(scaling(large, 2) for _ in range(2))
+
+    cpu = os.cpu_count()
+    print(f"""### {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, {cpu} cores
+
+`.venv/bin/python bench/bench_transliterate.py --repeat {args.repeat} --scale-copies {args.scale_copies}`
+
+Single process, {' + '.join(FILES)}: {len(lines):,} lines, {chars:,} characters (best of {args.repeat}, cold caches).
+
+| implementation | seconds | characters/s | ratio |
+|---|---|---|---|
+| naive (str.replace per rule per token) | {naive_seconds:.3f} | {chars / naive_seconds:,.0f} | 1.0× |
+| augkit chartx (`transliterate_many`) | {fast_seconds:.3f} | {chars / fast_seconds:,.0f} | {naive_seconds / fast_seconds:.1f}× |
+
+Identical output: {mismatches == 0} ({mismatches} of {len(lines):,} lines differ).
+
+Scaling, {len(SCALE_FILES)} Arabic files × {args.scale_copies} distinct copies = {len(large):,} lines, {large_chars:,} characters:
+
+| processes | seconds | characters/s | speed-up |
+|---|---|---|---|
+| 1 | {one:.3f} | {large_chars / one:,.0f} | 1.0× |
+| 2 | {two:.3f} | {large_chars / two:,.0f} | {one / two:.2f}× |
+""")
+    return 0 if mismatches == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
