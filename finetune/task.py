@@ -50,7 +50,7 @@ Example = TaggedSentence | LabelledText
 class TaskSettings:
     """Everything that affects the trained model besides data, model and seed (recorded in metrics.json)."""
 
-    epochs: int = 3
+    epochs: int | list[int] = 3  # one number for every stage, or one per cascade stage
     batch_size: int = 16
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
@@ -425,11 +425,12 @@ def _train_network(task, model_name, stages, eval_examples, test_examples, label
     head = _align_head(model, model_name, labels)
     device = _device(settings.device)
     model.to(device)
+    stage_epochs = _epochs_per_stage(settings.epochs, len(stages))
     stage_reports = []
     for index, (name, examples) in enumerate(stages):
         stage_reports.append({"stage": index + 1, "train": name, "examples": len(examples),
                               **_fit(model, tokenizer, task, examples, eval_examples, labels, scheme, settings,
-                                     seed * 1000 + index, device)})
+                                     stage_epochs[index], seed * 1000 + index, device)})
     result: dict[str, Any] = {"parameters": count_parameters(model), "head": head, "stages": stage_reports}
     result["eval_metrics"] = stage_reports[-1]["eval"]
     shown = eval_examples
@@ -441,6 +442,14 @@ def _train_network(task, model_name, stages, eval_examples, test_examples, label
     write_predictions(output / "predictions.jsonl", shown, predictions)
     save_model(model.cpu(), tokenizer, output / "model", metadata={"command": "train-task", "task": task, "seed": seed})
     return result
+
+
+def _epochs_per_stage(epochs: int | list[int], stages: int) -> list[int]:
+    if isinstance(epochs, int):
+        epochs = [epochs] * stages
+    if len(epochs) != stages or any(n < 1 for n in epochs):
+        raise AugkitError(f"epochs {list(epochs)}: give one positive number, or one per stage ({stages} stages)")
+    return list(epochs)
 
 
 def write_predictions(path: Path, examples: list[Example], predictions: list) -> None:
@@ -512,7 +521,8 @@ def weights_fingerprint(model) -> str:
     return digest.hexdigest()
 
 
-def _fit(model, tokenizer, task, examples, eval_examples, labels, scheme, settings: TaskSettings, seed, device) -> dict:
+def _fit(model, tokenizer, task, examples, eval_examples, labels, scheme, settings: TaskSettings, epochs: int,
+         seed, device) -> dict:
     """One stage: AdamW, linear warm-up and decay, evaluation per epoch when selecting the best epoch."""
     import torch
 
@@ -524,7 +534,7 @@ def _fit(model, tokenizer, task, examples, eval_examples, labels, scheme, settin
         rows, targets, truncated = encode_texts(tokenizer, examples, label_to_id, settings.max_length)
     start_fingerprint = weights_fingerprint(model)
     batches_per_epoch = math.ceil(len(rows) / settings.batch_size)
-    total_steps = batches_per_epoch * settings.epochs
+    total_steps = batches_per_epoch * epochs
     warmup = math.ceil(total_steps * settings.warmup_ratio)
     no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
     groups = [
@@ -540,7 +550,7 @@ def _fit(model, tokenizer, task, examples, eval_examples, labels, scheme, settin
     generator = torch.Generator().manual_seed(seed)
     metric = primary_metric(task, scheme)
     history, best_score, best_epoch, best_state, stale = [], -math.inf, None, None, 0
-    for epoch in range(1, settings.epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(len(rows), generator=generator).tolist()
         losses = []
@@ -560,7 +570,7 @@ def _fit(model, tokenizer, task, examples, eval_examples, labels, scheme, settin
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
         entry = {"epoch": epoch, "train_loss": sum(losses) / len(losses)}
-        if settings.select_best or epoch == settings.epochs:
+        if settings.select_best or epoch == epochs:
             entry["eval"] = _evaluate(model, tokenizer, task, eval_examples, labels, scheme, settings, device)[0]
         history.append(entry)
         if settings.select_best:

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
     parser.add_argument("--output", required=True, metavar="DIR", help="metrics.json, predictions.jsonl, model/")
     parser.add_argument("--seed", type=int, default=0)
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=int, default=3, help="per stage")
+    training.add_argument("--epochs", type=int, nargs="+", default=[3],
+                          help="epochs per stage: one number, or one per --cascade stage")
     training.add_argument("--batch-size", type=int, default=16)
     training.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (use ~1e-3 for tiny models)")
     training.add_argument("--weight-decay", type=float, default=0.01)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from finetune.task import TaskSettings, train_task
 
     settings = TaskSettings(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
+        epochs=args.epochs[0] if len(args.epochs) == 1 else args.epochs, batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, max_length=args.max_length, select_best=args.select_best,
         patience=args.patience, device=args.device, bf16=args.bf16, threads=args.threads,
     )

@@ -139,11 +139,12 @@ def test_cascade_stage_starts_from_the_previous_stage_weights(tmp_path):
     stage_one = _write_jsonl(tmp_path / "one.jsonl", _sentences(20, 4, arabic_like))
     stage_two = _write_jsonl(tmp_path / "two.jsonl", _sentences(20, 5))
     dev = _write_jsonl(tmp_path / "dev.jsonl", _sentences(10, 6))
-    settings = TaskSettings(epochs=1, learning_rate=1e-3, threads=1)
+    settings = TaskSettings(epochs=[1, 2], learning_rate=1e-3, threads=1)
     report = train_task("tagging", "tiny-bert", [stage_one, stage_two], dev, tmp_path / "run", cascade=True,
                         seed=0, settings=settings)
     first, second = report["stages"]
     assert report["mode"] == "cascade" and first["examples"] == second["examples"] == 20
+    assert (first["epochs_run"], second["epochs_run"]) == (1, 2)
     assert first["weights_sha256_end"] != first["weights_sha256_start"]  # stage 1 trained
     assert second["weights_sha256_start"] == first["weights_sha256_end"]  # stage 2 began where 1 ended
     assert second["weights_sha256_end"] != second["weights_sha256_start"]
@@ -313,3 +314,22 @@ def test_real_mudt_crf_tagger(shared_data, tmp_path):
     assert report["eval_metrics"]["words"] == 10209
     # 100 sentences of MUDT give ~0.85 UPOS accuracy with this CRF; a tag-per-word baseline gets far less.
     assert report["eval_metrics"]["accuracy"] > 0.8
+
+
+@pytest.mark.shared_data
+def test_experiment_a_config_dry_run(shared_data, capsys, monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("experiment_a", root / "bench" / "experiment_a.py")
+    experiment = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "experiment_a", experiment)  # dataclasses look their module up there
+    spec.loader.exec_module(experiment)
+    config = root / "docs" / "experiments" / "expA" / "config.yaml"
+    assert experiment.main(["--config", str(config), "--shared", str(shared_data), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    # 3 sizes x 3 seeds x (baseline + 7 schemes x 2 modes) networks, plus 3 x (1 + 3 x 7) CRF runs.
+    assert out.strip().endswith("201 runs")
+    assert "tiny-bert/n100/cascade-chartx/seed1 AR-none AR-chartx MT100 epochs [2, 2, 12]" in out
