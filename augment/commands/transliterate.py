@@ -1,0 +1,140 @@
+"""`augkit transliterate`: transliterate a file with a scheme (augment.transliterate)."""
+
+from __future__ import annotations
+
+import sys
+
+from augment.errors import InputError
+
+BATCH_LINES = 10_000  # lines per transliterate_many call: large enough to amortise, small enough to stream
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "transliterate", help="transliterate Arabic text into another orthography (CharTx and baselines)",
+        description="Transliterate a file with a scheme. txt: one line in, one line out (line count kept). "
+                    "jsonl/csv/tsv/parquet: adds the column <column>_<scheme> beside the source column. "
+                    "conllu: rewrites the FORM column token by token, keeping every other column and comment.",
+    )
+    parser.add_argument("--scheme", "-s", default="chartx",
+                        help="a bundled scheme (see `augkit schemes`) or the path of a manifest.yaml (default: chartx)")
+    parser.add_argument("--input", "-i", default="-", help="input file ('-': stdin, the default)")
+    parser.add_argument("--output", "-o", default="-", help="output file ('-': stdout, the default)")
+    parser.add_argument("--format", "-f", default=None, choices=["txt", "jsonl", "csv", "tsv", "parquet", "conllu"],
+                        help="input and output format (default: from the input's suffix, else txt)")
+    parser.add_argument("--column", "-c", default="text",
+                        help="jsonl/csv/tsv/parquet: the column to transliterate (strings: text mode; "
+                             "lists of tokens in jsonl: token mode) (default: text)")
+    parser.add_argument("--replace", action="store_true",
+                        help="jsonl/csv/tsv/parquet: overwrite the source column instead of adding one")
+    parser.add_argument("--normalize", choices=["none", "arabic"], default="none",
+                        help="normalise the input first (NFC with shadda kept before the vowel, Persian/Urdu "
+                             "look-alikes, tatweel); off by default so that chartx matches the published system")
+    parser.add_argument("--errors", choices=["strict", "replace"], default="strict",
+                        help="invalid UTF-8: stop with its file and byte offset (strict), or replace it with "
+                             "U+FFFD and report the count (replace)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary on stderr")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from augment import formats
+    from augment.transliterate import Transliterator
+
+    fmt = args.format or formats.format_from_path(args.input)
+    transliterator = Transliterator(args.scheme, normalize=args.normalize)
+    if not args.quiet:
+        for warning in transliterator.scheme.warnings:
+            print(f"augkit transliterate: warning: {warning}", file=sys.stderr)
+    stats = formats.DecodeStats()
+    if fmt == "txt":
+        count, unit = _txt(transliterator, args, stats), "lines"
+    elif fmt == "conllu":
+        count, unit = _conllu(transliterator, args, stats), "sentences"
+    else:
+        count, unit = _table(transliterator, args, fmt, stats), "rows"
+    if not args.quiet:
+        where = "" if args.output == "-" else f" -> {args.output}"
+        print(f"augkit transliterate: {count:,} {unit}{where} [{transliterator.signature}]", file=sys.stderr)
+    if stats.replacements:
+        print(f"augkit transliterate: {stats.replacements:,} invalid UTF-8 sequence(s) in {args.input} replaced "
+              f"by U+FFFD (first at byte {stats.first_offset})", file=sys.stderr)
+    return 0
+
+
+def _progress(args, unit: str):
+    from tqdm import tqdm
+
+    # Only for long runs (delay) and only on a terminal (disable=None), so pipes and logs stay clean.
+    return tqdm(unit=f" {unit}", delay=2.0, disable=True if args.quiet else None, file=sys.stderr)
+
+
+def _batches(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _txt(transliterator, args, stats) -> int:
+    from augment import formats
+
+    lines = formats.read_lines(args.input, args.errors, stats)
+    with _progress(args, "lines") as bar:
+        def outputs():
+            for batch in _batches(lines, BATCH_LINES):
+                yield from transliterator.transliterate_many(batch)
+                bar.update(len(batch))
+
+        return formats.write_lines(args.output, outputs())
+
+
+def _conllu(transliterator, args, stats) -> int:
+    from augment import formats
+
+    sentences = formats.read_conllu(args.input, args.errors, stats)
+    with _progress(args, "sentences") as bar:
+        def outputs():
+            for sentence in sentences:
+                yield sentence.with_forms(transliterator.transliterate_tokens(sentence.forms))
+                bar.update(1)
+
+        return formats.write_conllu(args.output, outputs())
+
+
+def _table(transliterator, args, fmt: str, stats) -> int:
+    from augment import formats
+
+    table = formats.read_table(args.input, fmt, args.errors, stats)
+    column = args.column
+    if column not in table.columns:
+        raise InputError(args.input, f"no column {column!r}; columns: {', '.join(table.columns) or '(none)'}")
+    target = column if args.replace else f"{column}_{transliterator.scheme.name}"
+    values = [row.get(column) for row in table.rows]
+    for number, value in enumerate(values, start=1):
+        if value is not None and not isinstance(value, str) and not (
+                isinstance(value, list) and all(isinstance(token, str) for token in value)):
+            raise InputError(args.input, f"row {number}: column {column!r} holds {type(value).__name__}; "
+                             "expected a string or a list of string tokens")
+    texts = [i for i, value in enumerate(values) if isinstance(value, str)]
+    outputs: list = list(values)
+    with _progress(args, "rows") as bar:
+        for batch in _batches(texts, BATCH_LINES):
+            for i, output in zip(batch, transliterator.transliterate_many([values[i] for i in batch]), strict=True):
+                outputs[i] = output
+            bar.update(len(batch))
+        for i, value in enumerate(values):
+            if isinstance(value, list):
+                outputs[i] = transliterator.transliterate_tokens(value)
+                bar.update(1)
+    for row, output in zip(table.rows, outputs, strict=True):
+        row[target] = output
+    if target not in table.columns:
+        table.columns.insert(table.columns.index(column) + 1, target)
+    # Rows keep their keys in the new column order, so jsonl output lists columns as the table does.
+    table.rows = [{name: row.get(name) for name in table.columns if name in row} for row in table.rows]
+    return formats.write_table(args.output, fmt, table)
