@@ -264,3 +264,48 @@ def test_user_tag_table_changes_the_output(tmp_path):
 def test_diacritise_only_without_tag_table():
     preprocessor = MorphPreprocessor(CamelAnalyzer(HandWrittenDisambiguator(SENTENCE_ANALYSES)), None)
     assert preprocessor.map_tokens(["الكلب", "كلب"]) == ["الكَلْبُ", "كلب"]
+
+
+# --- the improved variants: each chartx-plus fix, against the faithful chartx ---
+
+@pytest.fixture(scope="module")
+def chartx_pair():
+    from augment.transliterate import Transliterator
+
+    return Transliterator("chartx"), Transliterator("chartx-plus")
+
+
+@pytest.mark.parametrize(("fix", "arabic", "faithful", "improved"), [
+    # A: vowel before shadda (NFC order) is read as shadda first.
+    ("A", "مُحَم\u064e\u0651دٌ", "muħemed", "muħemmed"),
+    ("A", "مُحَم\u0651\u064eدٌ", "muħemmed", "muħemmed"),
+    # B: Persian/Urdu look-alikes become Arabic letters (CharTx leaves them in Arabic script).
+    ("B", "علی کتاب", "għlی کtab", "għli ktab"),
+    ("B", "پاکستان ۱۲", "پaکstan ۱۲", "pakstan 12"),
+    # C: the article without an analyzer, with sun-letter assimilation.
+    ("C", "الشمس", "alxms", "ix-xms"),
+    ("C", "الد\u0651َار", "addar", "id-dar"),
+    ("C", "الكتاب", "alktab", "il-ktab"),
+    # D: jeem + shadda is ġġ.
+    ("D", "حَج\u0651َ", "ħegge", "ħeġġe"),
+    # The rejected candidate E is not applied: word-initial bare أ is still deleted, as in CharTx.
+    ("E rejected", "أكبر", "kbr", "kbr"),
+])
+def test_chartx_plus_fixes(chartx_pair, fix, arabic, faithful, improved):
+    chartx, plus = chartx_pair
+    assert chartx.transliterate(arabic) == faithful
+    assert plus.transliterate(arabic) == improved
+
+
+def test_chartx_plus_changes_nothing_else(chartx_pair):
+    chartx, plus = chartx_pair
+    # No article, look-alike, NFC-ordered shadda or jeem-shadda: identical to the published system.
+    text = "كَتَبَ وَلَدٌ رِسَالَةً، ثُم\u0651َ نَامَ ١٢ مرة؟"
+    assert plus.transliterate(text) == chartx.transliterate(text)
+
+
+def test_morphtx_plus_uses_the_fixed_rules():
+    from augment.transliterate import Transliterator
+
+    assert Transliterator("morphtx").transliterate("حجّة على الكلب") == "ħgga għall-kelb"
+    assert Transliterator("morphtx-plus").transliterate("حجّة على الكلب") == "ħġġa għall-kelb"
