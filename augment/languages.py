@@ -7,7 +7,7 @@ the FLORES code, or a fastText label (`__label__mt`, `__label__mlt_Latn`).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from augment.errors import AugkitError
 
@@ -26,7 +26,7 @@ _PREFERRED = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def to_flores(code: str) -> str:
     """`mt`, `mlt`, `mlt_Latn`, `mlt-Latn`, `__label__mt` -> `mlt_Latn`."""
     raw = code.strip()
@@ -77,3 +77,42 @@ def _script(language: str, original: str) -> str:
     if not script:
         raise AugkitError(f"cannot infer the script of {original!r}; write it as xxx_Scrp")
     return script
+
+
+def script(code: str) -> str:
+    """The ISO 15924 script of the FLORES code: `mt` -> `Latn`, `zh` -> `Hans`."""
+    return to_flores(code).split("_")[1]
+
+
+@cache
+def iso639_1(code: str) -> str:
+    """The shortest ISO 639 code, as M2M-100 (`__mt__`) and MADLAD (`<2mt>`) spell languages:
+    `mlt_Latn` -> `mt`; languages without a two-letter code keep three letters (`arb_Arab` -> `ar`
+    via its macrolanguage, `ceb` -> `ceb`)."""
+    import langcodes
+
+    language = iso639_3(code)
+    short = langcodes.Language.get(language).language
+    if len(short) == 3 and language in _MACROLANGUAGE:
+        return _MACROLANGUAGE[language]
+    return short
+
+
+# FLORES individual languages whose two-letter code belongs to their macrolanguage.
+_MACROLANGUAGE = {
+    "arb": "ar", "pes": "fa", "zsm": "ms", "swh": "sw", "lvs": "lv", "uzn": "uz", "npi": "ne",
+    "ekk": "et", "khk": "mn", "plt": "mg", "gaz": "om", "ydd": "yi", "azj": "az", "quy": "qu",
+}
+
+
+def language_name(code: str) -> str:
+    """English name for prompts and reports: `mt` -> `Maltese`, `zh` -> `Chinese (Simplified)`."""
+    import langcodes
+
+    flores = to_flores(code)
+    language, _, script_code = flores.partition("_")
+    name = langcodes.Language.get(language).display_name()
+    # Say the script only where the language is commonly written in more than one (Chinese).
+    if script_code in ("Hans", "Hant"):
+        name += " (Simplified)" if script_code == "Hans" else " (Traditional)"
+    return name
