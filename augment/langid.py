@@ -100,6 +100,8 @@ class LanguageIdentifier:
         if not self.path.is_file():
             raise AugkitError(f"{self.path}: language-ID model not found")
         fasttext = _import_fasttext()
+        # Hashed at load, so the fingerprint names the weights in memory even if the file is rewritten.
+        self.fingerprint = _file_sha256(self.path)[:16]
         try:
             self._model = fasttext.load_model(str(self.path))
         except ValueError as error:
@@ -115,10 +117,6 @@ class LanguageIdentifier:
         # fastText models do not pickle; worker processes (and Ray) reload from the path.
         return (_reload, (str(self.path), self.lowercase))
 
-    @property
-    def fingerprint(self) -> str:
-        return _file_sha256(str(self.path))[:16]
-
     def predict(self, texts: Sequence[str], k: int = 3) -> list[list[tuple[str, float]]]:
         """Top-k (FLORES code, probability) per text, best first; `k=-1` gives every label."""
         if isinstance(texts, str):
@@ -127,9 +125,17 @@ class LanguageIdentifier:
             raise AugkitError(f"k must be at least 1 (or -1 for every label), got {k}")
         if not texts:
             return []
-        lines = [clean_line(text, self.lowercase) for text in texts]
+        try:
+            lines = [clean_line(text, self.lowercase) for text in texts]
+        except AttributeError as error:
+            bad = next(text for text in texts if not isinstance(text, str))
+            raise TypeError(f"texts must be strings, got {type(bad).__name__}") from error
         # The low-level call: fasttext 0.9.3's Python predict breaks under NumPy 2 (np.array(copy=False)).
-        all_labels, all_probabilities = self._model.f.multilinePredict(lines, k, 0.0, "strict")
+        try:
+            all_labels, all_probabilities = self._model.f.multilinePredict(lines, k, 0.0, "strict")
+        except TypeError:  # a lone surrogate (text decoded with surrogateescape) cannot cross into C++
+            lines = [line.encode("utf-8", "replace").decode("utf-8") for line in lines]
+            all_labels, all_probabilities = self._model.f.multilinePredict(lines, k, 0.0, "strict")
         codes = self._codes
         # fastText's softmax can overshoot 1.0 by a few ulps; scores are probabilities, so clamp.
         return [
@@ -149,14 +155,27 @@ def _reload(path: str, lowercase: bool) -> LanguageIdentifier:
     return load_identifier(path, lowercase)
 
 
-@lru_cache(maxsize=8)
-def load_identifier(path: str | None = None, lowercase: bool = False) -> LanguageIdentifier:
+def load_identifier(path: str | Path | None = None, lowercase: bool = False) -> LanguageIdentifier:
     """A process-wide cache, so stages and filters built many times load each model once."""
+    resolved = Path(path).resolve() if path is not None else default_model_path()
+    return _cached_identifier(str(resolved), lowercase, _file_version(resolved))
+
+
+@lru_cache(maxsize=8)
+def _cached_identifier(path: str, lowercase: bool, version: tuple[int, int]) -> LanguageIdentifier:
     return LanguageIdentifier(path, lowercase=lowercase)
 
 
-@lru_cache(maxsize=16)
-def _file_sha256(path: str) -> str:
+def _file_version(path: Path) -> tuple[int, int]:
+    """(modification time, size): a model file rewritten in place is loaded and hashed again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)  # LanguageIdentifier reports the missing file
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -221,7 +240,7 @@ class LanguageFilter:
         self.verifier_threshold = verifier_threshold
         self.veto_threshold = veto_threshold
         self.k = k
-        self.target = next(iter(self.thresholds)) if verifier is not None else None
+        self.target = next(iter(self.thresholds)) if len(self.thresholds) == 1 else None
         if verifier is not None and self.target not in verifier.labels:
             raise AugkitError(f"{verifier.path}: the verifier has no label for {self.target}")
 
@@ -391,8 +410,6 @@ def train_model(examples: Iterable[tuple[str, str]], output: str | Path, config:
     if failure is not None:
         raise AugkitError(f"fastText training failed ({failure}); try a lower learning rate or more data")
     partial.replace(output)
-    _file_sha256.cache_clear()
-    load_identifier.cache_clear()
     return output
 
 

@@ -118,6 +118,27 @@ def test_predict_rejects_a_bare_string_and_bad_k(general):
         general.predict(["hello"], k=0)
 
 
+def test_predict_survives_lone_surrogates_and_rejects_non_strings(general):
+    # Text decoded with errors="surrogateescape" cannot cross into C++ as is; it is replaced, not fatal.
+    [scores] = general.predict(["Il-kelb \udcff tiegħi jħobb il-ħobż"], k=1)
+    assert scores[0][0] == "mlt_Latn"
+    with pytest.raises(TypeError, match="texts must be strings, got NoneType"):
+        general.predict(["fine", None])
+
+
+def test_load_identifier_caches_and_reloads_a_rewritten_file(tmp_path):
+    assert load_identifier() is load_identifier(default_model_path())
+    path = tmp_path / "m.bin"
+    config = TrainConfig(dim=16, epoch=5, lr=0.1, bucket=5_000, quantize=False)
+    train_model([("mt", text) for text in MALTESE] + [("en", text) for text in ENGLISH], path, config)
+    first = load_identifier(path)
+    assert load_identifier(str(path)) is first and first.labels[0] in ("mlt_Latn", "eng_Latn")
+    train_model([("it", ITALIAN)] * 6 + [("en", text) for text in ENGLISH], path, config)
+    second = load_identifier(path)
+    assert second is not first and set(second.labels) == {"ita_Latn", "eng_Latn"}
+    assert second.fingerprint != first.fingerprint
+
+
 def test_probability_of_one_language(tiny_model):
     maltese, english = tiny_model.probability([MALTESE[1], ENGLISH[1]], "mt")
     assert maltese > 0.5 > english
@@ -194,7 +215,7 @@ def test_recommended_configuration_and_signature():
     signature = maltese.signature()
     assert "mlt_Latn.verifier.ftz@" in signature and "veto:" in signature and maltese.identifier.fingerprint in signature
     english = LanguageFilter.for_target("en")
-    assert english.verifier is None and english.thresholds == {"eng_Latn": 0.5}
+    assert english.verifier is None and english.thresholds == {"eng_Latn": 0.5} and english.target == "eng_Latn"
     assert LanguageFilter.for_target("mt").decide([MALTESE[2]])[0].keep
 
 
