@@ -57,7 +57,9 @@ def mark_tokens(text: str) -> str:
 
 
 def mark_lines(text: str) -> str:
-    """`mark_tokens` for newline-separated whitespace-free words (the engine's batch form), faster."""
+    """`mark_tokens` for newline-separated, non-empty, whitespace-free words (the engine's batch form)."""
+    if not text:
+        return text
     if _EMOJI_CHAR.search(text):
         return mark_tokens(text)
     # Without emoji, only punctuation and symbols split a word: give each its own marked token,
