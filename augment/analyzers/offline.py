@@ -16,7 +16,6 @@ token occurrence in `stats`.
 from __future__ import annotations
 
 import functools
-import unicodedata
 
 from pyarabic.araby import vocalizedlike
 
@@ -123,14 +122,10 @@ def _unsegmented(diac: str) -> Analysis:
     return Analysis(diac=diac, morphemes=(Morpheme(diac, "UNSEGMENTED"),), lemma="", state="na", stem_index=0)
 
 
-def _strip_letters(affix: str) -> str:
-    return "".join(char for char in unicodedata.normalize("NFC", affix) if char not in MARKS)
-
-
 def segment(diac: str, case) -> Analysis | None:
     """Cut the diacritised word along qalsadi's (proclitic, prefix, suffix, enclitic) and tag the
     pieces with SAMA tags; None when the pieces do not add up to the word."""
-    procletic, prefix, suffix, enclitic = (_strip_letters(part) for part in case.get_affix())
+    procletic, prefix, suffix, enclitic = (letters(part) for part in case.get_affix())
     cells = clusters(diac)
     n_pro, n_pre, n_suf, n_enc = len(procletic), len(prefix), len(suffix), len(enclitic)
     n_stem = len(cells) - n_pro - n_pre - n_suf - n_enc
