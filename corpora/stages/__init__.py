@@ -5,6 +5,7 @@ Extend the list below to register more stage modules (e.g. the adapters around `
 from corpora.stages import (  # noqa: F401  (imported for their @register side effect)
     dedup,
     filters,
+    formatters,
     normalize,
     sampling,
     segment,

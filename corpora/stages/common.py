@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from augment.errors import AugkitError
-from augment.languages import to_flores
+from augment.languages import script as language_script
 from corpora.stage import Record, StageOutput
 
 # Han is written with several ISO 15924 codes; the Unicode script property knows only `Han`.
@@ -51,11 +51,6 @@ def record_script(record: Record, script: str | None) -> str:
             f"record {record.get('id')!r} has no 'lang'; give the stage an explicit 'script' (e.g. Latn)"
         )
     return language_script(record["lang"])
-
-
-def language_script(code: str) -> str:
-    """`mt` -> `Latn`: FLORES codes end in the ISO 15924 script."""
-    return to_flores(code).split("_")[1]
 
 
 def script_property(script: str) -> str:

@@ -27,8 +27,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import ClassVar
 
+from augment.languages import script as language_script
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import language_script, record_script
+from corpora.stages.common import record_script
 
 # Non-whitespace C0/C1 controls, and invisible format characters with no meaning in running text.
 _INVISIBLE = re.compile(
