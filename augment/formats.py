@@ -201,7 +201,8 @@ def write_table(path, fmt: str, table: Table) -> int:
             writer.writerows(table.rows)
         return len(table.rows)
     if fmt == "tsv":
-        return write_lines(path, _tsv_lines(path, table))
+        write_lines(path, _tsv_lines(path, table))
+        return len(table.rows)
     if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
