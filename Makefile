@@ -24,6 +24,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m pytest bench --benchmark-only
+	$(BIN)/python bench/bench_transliterate.py
 
 lint: setup
 	$(BIN)/ruff check augment corpora finetune schemes tests bench
