@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -117,9 +118,9 @@ class DedupExact(KeyedGlobalStage, _DedupConfig, Stage):
 @register
 @dataclass(frozen=True)
 class DedupNear(KeyedGlobalStage, _DedupConfig, Stage):
-    """Drop near-duplicates: MinHash (datasketch, seeded) over character n-grams of the key text,
-    LSH banding tuned by datasketch for `threshold`, and every candidate pair verified by its
-    estimated Jaccard similarity. Near-duplicate pairs are joined transitively (connected
+    """Drop near-duplicates: MinHash (datasketch, seeded) over the CRC-32 hashes of the character
+    n-grams of the key text, LSH banding tuned by datasketch for `threshold`, and every candidate
+    pair verified by its estimated Jaccard similarity. Near-duplicate pairs are joined transitively (connected
     components); each component keeps one representative.
 
     threshold: Jaccard similarity in (0, 1] at which two records are near-duplicates (default 0.8).
@@ -155,12 +156,14 @@ class DedupNear(KeyedGlobalStage, _DedupConfig, Stage):
         """The MinHash of each record's character n-grams (datasketch, sharing one permutation set)."""
         from datasketch import MinHash
 
+        # CRC-32 only has to tell shingles apart; the seeded MinHash permutations supply the
+        # randomness, and it is a C call, about twice as fast here as datasketch's default SHA-1.
         return MinHash.bulk([self._shingles(self.key_text(record)) for record in records],
-                            num_perm=self.num_perm, seed=self.seed)
+                            num_perm=self.num_perm, seed=self.seed, hashfunc=zlib.crc32)
 
     def _shingles(self, text: str) -> list[bytes]:
-        grams = {text[i : i + self.ngram] for i in range(max(1, len(text) - self.ngram + 1))}
-        return [gram.encode("utf-8") for gram in sorted(grams)]
+        # A MinHash is a minimum, so the (salted) iteration order of the set does not matter.
+        return [gram.encode("utf-8") for gram in {text[i : i + self.ngram] for i in range(max(1, len(text) - self.ngram + 1))}]
 
     def band_keys(self, minhash) -> list[bytes]:
         """LSH bucket keys: records sharing one are candidate near-duplicates (a group-by key)."""
