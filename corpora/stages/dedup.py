@@ -157,7 +157,7 @@ class DedupNear(KeyedGlobalStage, _DedupConfig, Stage):
         from datasketch import MinHash
 
         # CRC-32 only has to tell shingles apart; the seeded MinHash permutations supply the
-        # randomness, and it is a C call, about twice as fast here as datasketch's default SHA-1.
+        # randomness, and it is a C call, 1.4-1.7x faster here than datasketch's default SHA-1.
         return MinHash.bulk([self._shingles(self.key_text(record)) for record in records],
                             num_perm=self.num_perm, seed=self.seed, hashfunc=zlib.crc32)
 
