@@ -116,8 +116,8 @@ def write_card(output: Path, manifest: dict[str, Any], records: Iterable[Record]
     lines += ["", "## Statistics", "",
               "| unit | total | mean | median | 95th pct | min | max |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-              f"| characters {_describe(stats['chars'])[1:]}",
-              f"| words/tokens {_describe(stats['words'])[1:]}",
+              f"| characters {_describe(stats['chars'])}",
+              f"| words/tokens {_describe(stats['words'])}",
               "", f"Documents: {stats['documents']:,}.", ""]
     if total:
         lines += ["## Languages", "", *_table(stats["languages"], "language", total), ""]

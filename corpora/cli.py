@@ -19,14 +19,24 @@ def register(subparsers) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="keep the completed shards of an interrupted build instead of recomputing them")
     parser.add_argument("--dry-run", action="store_true", help="validate the recipe and print the plan only")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="read at most N records per source (a quick trial; part of the cache key)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from augment.errors import AugkitError
     from corpora.engine import Build
     from corpora.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise AugkitError("--limit must be >= 1")
+        recipe = dataclasses.replace(recipe, sources=tuple(dataclasses.replace(source, limit=args.limit)
+                                                           for source in recipe.sources))
     output = args.output or Path("builds") / recipe.name
     build = Build(recipe, output, num_proc=args.num_proc, resume=args.resume,
                   log=lambda line: print(line, file=sys.stderr))

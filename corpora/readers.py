@@ -38,6 +38,7 @@ class Source:
     paths: tuple[str, ...] = ()  # bitext as two aligned plain-text files
     lang: str | None = None
     langs: tuple[str, ...] = ()  # bitext: (language of `text`, language of the other side)
+    columns: tuple[str, ...] = ()  # bitext jsonl: the two sides' field names (default: `langs` as written)
     text_field: str = "text"
     tokens_field: str | None = None
     upos_field: str | None = None
@@ -64,6 +65,8 @@ class Source:
                 raise AugkitError(f"{where}: bitext needs `langs: [LANG_OF_TEXT, LANG_OF_OTHER_SIDE]`")
             if bool(self.path) == bool(self.paths) or (self.paths and len(self.paths) != 2):
                 raise AugkitError(f"{where}: bitext needs either `path` (tsv or jsonl) or `paths` (two files)")
+            if self.columns and len(self.columns) != 2:
+                raise AugkitError(f"{where}: bitext `columns` names the two sides' fields")
         elif self.format == "hf":
             if bool(self.path) == bool(self.dataset):
                 raise AugkitError(f"{where}: hf needs either `path` (a save_to_disk folder) or `dataset`")
@@ -270,7 +273,7 @@ def _read_bitext(source: Source) -> Iterator[ReadItem]:
         yield from _bitext_pairs(source, lang, other, _aligned_files(source))
     elif formats.format_from_path(source.path) == "jsonl":
         table = formats.read_table(source.path, "jsonl")
-        fields = list(source.langs)
+        fields = list(source.columns or source.langs)
         _check_columns(Source(source.name, "jsonl", source.path, lang="und", text_field=fields[0],
                               id_field=source.id_field, doc_field=source.doc_field), table.columns, source.path)
         if fields[1] not in table.columns:
@@ -304,7 +307,7 @@ def _tsv_pairs(source: Source):
 
 
 def _bitext_pairs(source: Source, lang: str, other: str, rows) -> Iterator[ReadItem]:
-    used = {*source.langs, source.id_field, source.doc_field}
+    used = {*(source.columns or source.langs), source.id_field, source.doc_field}
     for number, left, right, row in rows:
         key = row.get(source.id_field) if source.id_field else number
         extra = {name: value for name, value in row.items() if name not in used}

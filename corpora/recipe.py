@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import AugkitError
+from augment.languages import to_flores
 from corpora.readers import Source
 from corpora.stage import Record, Stage, StageOutput, build_stage
 from corpora.writers import Output
@@ -149,7 +150,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     variables = {"RECIPE_DIR": str(path.resolve().parent),
                  "AUGKIT_SHARED": str(DEFAULT_SHARED)}
     for key, value in (data.get("variables") or {}).items():
-        variables[str(key)] = str(value)
+        variables[str(key)] = _substitute(str(value), variables, path)  # may use the ones above it
     data = _substitute(data, variables, path)
     seed = _integer(data.get("seed", 0), f"{path}: seed")
     shard_size = _integer(data.get("shard_size", 10_000), f"{path}: shard_size")
@@ -232,8 +233,9 @@ def _source(spec: Any, index: int, path: Path) -> Source:
         spec["path"] = _resolve_path(str(spec["path"]), path, where)
     if spec.get("paths"):
         spec["paths"] = tuple(_resolve_path(str(item), path, where) for item in spec["paths"])
-    if "langs" in spec:
-        spec["langs"] = tuple(spec["langs"])
+    for key in ("langs", "columns"):
+        if key in spec:
+            spec[key] = tuple(spec[key])
     try:
         return Source(**spec)
     except TypeError as error:
@@ -247,19 +249,20 @@ def _step(spec: Any, index: int, path: Path, seed: int) -> Step:
     if not isinstance(spec, dict) or "stage" not in spec:
         raise AugkitError(f"{where}: a step is a mapping with a `stage` key")
     spec = dict(spec)
-    apply_to = spec.pop("apply_to", None) or {}
+    selector = _selector(spec.pop("apply_to", None) or {}, where)
+    return Step(index=index, stage=build_stage(spec, where, seed=seed), apply_to=selector)
+
+
+def _selector(apply_to: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """`{source: [a, b], lang: ar}` -> `{"source": ("a", "b"), "lang": ("arb_Arab",)}`."""
     if not isinstance(apply_to, dict):
         raise AugkitError(f"{where}: apply_to is a mapping such as {{source: [a, b]}} or {{lang: ar}}")
     _no_unknown(apply_to, {"source", "lang"}, f"{where}: apply_to")
     selector = {}
     for key, values in apply_to.items():
         values = [values] if isinstance(values, str) else list(values)
-        if key == "lang":
-            from augment.languages import to_flores
-
-            values = [to_flores(value) for value in values]
-        selector[key] = tuple(values)
-    return Step(index=index, stage=build_stage(spec, where, seed=seed), apply_to=selector)
+        selector[key] = tuple(to_flores(value) for value in values) if key == "lang" else tuple(values)
+    return selector
 
 
 def _output(spec: Any, index: int, path: Path) -> Output:
@@ -270,6 +273,8 @@ def _output(spec: Any, index: int, path: Path) -> Output:
     spec = dict(spec)
     if "fields" in spec:
         spec["fields"] = tuple(spec["fields"])
+    if "apply_to" in spec:
+        spec["apply_to"] = _selector(spec["apply_to"], where)
     try:
         return Output(**spec)
     except TypeError as error:

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,10 @@ class Output:
     shard_size: int = 100_000  # records per file (parquet, jsonl)
     text_field: str = "text"  # text: the field written
     separator: str = "\n"  # text: written after each record
+    apply_to: dict[str, tuple[str, ...]] = field(default_factory=dict)  # only these records ({source: [..]})
+
+    def selects(self, record: Record) -> bool:
+        return all(record.get(key) in values for key, values in self.apply_to.items())
 
     def __post_init__(self):
         if self.format not in OUTPUT_FORMATS:
@@ -123,6 +127,8 @@ def _grouped(output: Output, records: Iterable[Record]) -> Iterator[tuple[str, l
     """(split, batch) pairs of at most shard_size records, so memory stays at a few shards."""
     buffers: dict[str, list[Record]] = {}
     for record in records:
+        if not output.selects(record):
+            continue
         split = _split_of(record, output.split_field)
         buffer = buffers.setdefault(split, [])
         buffer.append(record)
