@@ -69,12 +69,33 @@ def with_meta(record: Record, **entries: Any) -> Record:
     return {**record, "meta": {**(record.get("meta") or {}), **entries}}
 
 
+def batch_order(batch: list[Record]):
+    """Sort key that puts output records in the order of `batch`; a derived record (a copy, a packed
+    document) stands where the first of its parents stood."""
+    position = {record["id"]: index for index, record in enumerate(batch)}
+
+    def where(record: Record) -> int:
+        index = position.get(record["id"])
+        return index if index is not None else min(position[parent] for parent in record["meta"]["parents"])
+
+    return where
+
+
+def in_batch_order(batch: list[Record], outputs: list[StageOutput]) -> StageOutput:
+    """The kept and the dropped records of `outputs` (made from `batch`), each in batch order."""
+    where = batch_order(batch)
+    kept = sorted((record for output in outputs for record in output.kept), key=where)
+    dropped = sorted((pair for output in outputs for pair in output.dropped), key=lambda pair: where(pair[0]))
+    return StageOutput(kept=kept, dropped=dropped)
+
+
 class KeyedGlobalStage:
     """A stage that needs every record sharing a key at once (duplicates, a source, a document).
 
     `process` is exactly: group the batch by `group_key`, run `process_group` on each group, and
-    return the kept and the dropped records in batch order (stable). `process_group` must not depend on the order of records
-    inside its group, so a distributed engine may group with a shuffle and get the same output."""
+    return the kept and the dropped records in batch order. `process_group` must not depend on the
+    order of records inside its group, so a distributed engine may group with a shuffle and get the
+    same output."""
 
     global_view = True
 
@@ -88,14 +109,4 @@ class KeyedGlobalStage:
         groups: dict[str, list[Record]] = {}
         for record in batch:
             groups.setdefault(self.group_key(record), []).append(record)
-        outputs = [self.process_group(records) for records in groups.values()]
-        position = {record["id"]: index for index, record in enumerate(batch)}
-
-        def batch_position(record: Record) -> int:
-            # A derived record (a copy, a packed document) sorts with the first of its parents.
-            where = position.get(record["id"])
-            return where if where is not None else min(position[p] for p in record["meta"]["parents"])
-
-        kept = sorted((record for output in outputs for record in output.kept), key=batch_position)
-        dropped = sorted((pair for output in outputs for pair in output.dropped), key=lambda pair: batch_position(pair[0]))
-        return StageOutput(kept=kept, dropped=dropped)
+        return in_batch_order(batch, [self.process_group(records) for records in groups.values()])

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from augment.errors import AugkitError
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import derive, natural_order, unit_interval, with_meta
+from corpora.stages.common import derive, in_batch_order, natural_order, unit_interval, with_meta
 
 
 def _check_seed(seed) -> None:
@@ -108,7 +108,7 @@ class Mix(Stage):
         return targets
 
     def select(self, records: list[Record], target: int) -> StageOutput:
-        order = sorted(records, key=lambda r: (unit_interval("mix", self.seed, r["id"]), natural_order(str(r["id"]))))
+        order = sorted(records, key=lambda r: (unit_interval("mix", self.seed, r["id"]), natural_order(r["id"]), r["id"]))
         copies, extra = divmod(target, len(records)) if records else (0, 0)
         times = {id(record): copies + (rank < extra) for rank, record in enumerate(order)}
         kept, dropped = [], []
@@ -127,16 +127,7 @@ class Mix(Stage):
         for record in batch:
             by_source.setdefault(record.get("source"), []).append(record)
         targets = self.targets({source: len(records) for source, records in by_source.items()})
-        chosen = {source: self.select(records, targets[source]) for source, records in by_source.items()}
-        # Batch order, copies where their original stood (sorted() is stable).
-        position = {id(record): index for index, record in enumerate(batch)}
-        parent_position = {record["id"]: index for index, record in enumerate(batch)}
-        kept = sorted(
-            (record for output in chosen.values() for record in output.kept),
-            key=lambda r: position[id(r)] if id(r) in position else parent_position[r["meta"]["parents"][0]],
-        )
-        dropped = [pair for output in chosen.values() for pair in output.dropped]
-        return StageOutput(kept=kept, dropped=dropped)
+        return in_batch_order(batch, [self.select(records, targets[source]) for source, records in by_source.items()])
 
 
 @register
@@ -223,7 +214,8 @@ class Sample(Stage):
         return self.count is not None
 
     def _rank(self, record: Record) -> tuple:
-        return unit_interval("sample", self.seed, group_value(record, self.key)), natural_order(str(record["id"]))
+        group = group_value(record, self.key)
+        return unit_interval("sample", self.seed, group), group, natural_order(record["id"]), record["id"]
 
     def process(self, batch: list[Record]) -> StageOutput:
         if self.count is not None:
