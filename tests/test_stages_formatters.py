@@ -25,7 +25,7 @@ def test_format_cpt_joins_each_document_in_natural_id_order():
 def test_format_cpt_never_joins_across_splits_or_sources():
     batch = [line("a:1", "x", "d", split="train"), line("a:2", "y", "d", split="test"),
              line("b:1", "z", "d", source="b", split="train")]
-    assert len(FormatCpt().process(batch).kept) == 3
+    assert [r["id"] for r in FormatCpt().process(batch).kept] == ["bo:d@train", "bo:d@test", "b:d@train"]
 
 
 def test_format_cpt_token_records_become_text():

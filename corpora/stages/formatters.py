@@ -47,7 +47,8 @@ class FormatCpt(KeyedGlobalStage, Stage):
 
     The records of one document (same `meta["split"]`, `source` and `doc`) are joined with
     `separator` in natural id order (`s:2` before `s:10`, so lines and sentences keep their order
-    whatever order they arrive in) into one record with id `<source>:<doc>` and `meta["parents"]`.
+    whatever order they arrive in) into one record with id `<source>:<doc>` (`<source>:<doc>@<split>`
+    after a `split` stage) and `meta["parents"]`.
     A record without a `doc` is a document by itself and keeps its id. Token records read as their
     tokens joined by spaces.
     With `pack_chars`, documents are then concatenated, in the order of their first record in the
@@ -86,8 +87,9 @@ class FormatCpt(KeyedGlobalStage, Stage):
             return StageOutput(kept=[_as_text(records[0], record_text(records[0]))], dropped=[])
         ordered = sorted(records, key=lambda r: natural_order(r["id"]))
         first = ordered[0]
+        split = (first.get("meta") or {}).get("split")
         document = _document(
-            f"{first.get('source')}:{first['doc']}",
+            f"{first.get('source')}:{first['doc']}" + (f"@{split}" if split is not None else ""),
             self.separator.join(record_text(r) for r in ordered),
             first,
             [r["id"] for r in ordered],
@@ -103,14 +105,17 @@ class FormatCpt(KeyedGlobalStage, Stage):
 
     def _pack(self, documents: list[Record], input_ids: set[str]) -> list[Record]:
         by_split: dict[object, list[list[Record]]] = {}
+        length: dict[object, int] = {}  # characters in each split's open pack
         for document in documents:
-            packs = by_split.setdefault((document.get("meta") or {}).get("split"), [[]])
-            current = packs[-1]
-            length = sum(len(d["text"]) for d in current) + len(self.document_separator) * len(current)
-            if current and length + len(document["text"]) > self.pack_chars:
+            split = (document.get("meta") or {}).get("split")
+            packs = by_split.setdefault(split, [[]])
+            grown = length.get(split, 0) + len(self.document_separator) + len(document["text"])
+            if packs[-1] and grown > self.pack_chars:
                 packs.append([document])
+                length[split] = len(document["text"])
             else:
-                current.append(document)
+                packs[-1].append(document)
+                length[split] = grown if len(packs[-1]) > 1 else len(document["text"])
         packed = []
         for packs in by_split.values():
             for pack in packs:
