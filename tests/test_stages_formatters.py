@@ -133,6 +133,8 @@ def test_parallel_multilingual_prompting_adds_the_auxiliary_source_when_present(
         ({"directions": ["zh-bo"], "auxiliary": {"zh-bo": "en"}, "templates": {"*": ["{source}"]}},
          "must contain {auxiliary}"),
         ({"directions": ["zh-bo"], "reverse_fraction": 1.5}, "reverse_fraction"),
+        ({"directions": ["zh-bo"], "high_resource": "zh"}, "high_resource"),
+        ({"directions": ["zh-bo"], "high_resource": ["klingon"]}, "unknown language code"),
         ({"directions": ["zh-bo"], "style": "chatml"}, "style"),
     ],
 )

@@ -188,6 +188,8 @@ class FormatSft(Stage):
     def __post_init__(self):
         if isinstance(self.directions, str) or not self.directions:
             raise ValueError('directions must be a non-empty list such as ["zh-bo", "bo-zh"]')
+        if isinstance(self.high_resource, str):
+            raise ValueError(f"high_resource must be a list of languages, not {self.high_resource!r}")
         object.__setattr__(self, "directions", tuple(self.directions))
         object.__setattr__(self, "high_resource", tuple(self.high_resource))
         pairs = [self._pair(direction) for direction in self.directions]
