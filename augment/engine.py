@@ -106,8 +106,11 @@ def postprocess_words(text: str, rule_set: str) -> str:
     raise AugkitError(f"unknown post-processing rule set {rule_set!r}; known: maltese, detokenize, none")
 
 
-def postprocess_text(text: str, rule_set: str, detokenize: re.Pattern = _DETOKENIZE) -> str:
-    """The steps that look across whitespace (maltese steps 3-5; detokenize), after `postprocess_words`."""
+def postprocess_text(text: str, rule_set: str, detokenize: Callable[[str], str] | None = None) -> str:
+    """The steps that look across whitespace (maltese steps 3-5; detokenize), after `postprocess_words`.
+
+    `detokenize` replaces the step-5 function (see `postprocess_text_lines`).
+    """
     if rule_set == "none":
         return text
     if rule_set == "maltese":
@@ -119,7 +122,15 @@ def postprocess_text(text: str, rule_set: str, detokenize: re.Pattern = _DETOKEN
             # Without an article hyphen only `bi ħal` can apply.
             pattern, replacement = _CONTRACTIONS[0]
             text = pattern.sub(replacement, text)
-    return detokenize.sub("", text)
+    return (detokenize or _detokenize)(text)
+
+
+def _detokenize(text: str) -> str:
+    return _DETOKENIZE.sub("", text)
+
+
+def _detokenize_lines(text: str) -> str:
+    return _DETOKENIZE_LINES.sub("", text)
 
 
 def postprocess_text_lines(lines: list[str], rule_set: str) -> list[str]:
@@ -133,7 +144,7 @@ def postprocess_text_lines(lines: list[str], rule_set: str) -> list[str]:
     joined = "\n".join(lines)
     if joined.count("\n") != len(lines) - 1:
         return [postprocess_text(line, rule_set) for line in lines]
-    return postprocess_text(joined, rule_set, _DETOKENIZE_LINES).split("\n")
+    return postprocess_text(joined, rule_set, _detokenize_lines).split("\n")
 
 
 class RuleEngine:
@@ -162,17 +173,19 @@ class RuleEngine:
             else:
                 self._always |= 1 << index
         self._plans: dict[int, tuple[tuple[str, str], ...]] = {}
-        # Batches are split by whether items hold the combining mark needed by most rules (shadda
-        # for CharTx); items without it skip those rules. Marks are optional in Arabic text, so the
-        # split pays off on undiacritised and partly diacritised text.
+        # Batches are split by the combining marks the rules need (marks are optional in Arabic
+        # text): items holding the mark most rules need (shadda, for CharTx) get every rule; the
+        # others skip those rules, and items without any such mark (undiacritised words) skip
+        # every rule that needs a mark, over half of CharTx.
         needing = Counter(c for p, _ in self.rules for c in set(p) - output_chars
                           if unicodedata.category(c).startswith("M"))
-        self._split_char = needing.most_common(1)[0][0] if needing else None
-        if self._split_char is not None:
-            char = re.escape(self._split_char)
-            self._having = re.compile(rf"^[^\n]*{char}[^\n]*$", re.MULTILINE)
-            self._lacking = re.compile(rf"^[^\n{char}]+$", re.MULTILINE)
-            self._lacking_plan = tuple(rule for rule in self.rules if self._split_char not in rule[0])
+        self._levels: list[tuple[re.Pattern, re.Pattern, tuple[tuple[str, str], ...]]] = []
+        if needing:
+            for marks in ({needing.most_common(1)[0][0]}, set(needing)):
+                chars = "".join(re.escape(c) for c in sorted(marks))
+                having = re.compile(rf"^[^\n]*[{chars}][^\n]*$", re.MULTILINE)
+                lacking = re.compile(rf"^[^\n{chars}]+$", re.MULTILINE)
+                self._levels.append((having, lacking, tuple(r for r in self.rules if not marks & set(r[0]))))
         self.batchable = not any(" " in p or "\n" in p for p, _ in self.rules) and not any(
             "\n" in o for _, o in self.rules)
         self.rewrite_token: Callable[[str], str] = lru_cache(maxsize=cache_size)(self._rewrite)
@@ -205,10 +218,14 @@ class RuleEngine:
         Returns `(items of the group, newline-separated, in their original relative order; plan)`.
         Marking a group and applying `rewrite_marked(marked, plan)` gives each item's rewrite.
         """
-        if self._split_char is None:
-            return [(items, self.rules)]
-        groups = [("\n".join(self._having.findall(items)), self.rules),
-                  ("\n".join(self._lacking.findall(items)), self._lacking_plan)]
+        groups = []
+        plan: Sequence[tuple[str, str]] = self.rules
+        for having, lacking, lacking_plan in self._levels:
+            if not items:
+                break
+            groups.append(("\n".join(having.findall(items)), plan))
+            items, plan = "\n".join(lacking.findall(items)), lacking_plan
+        groups.append((items, plan))
         return [(group, plan) for group, plan in groups if group]
 
     def _rewrite(self, token: str) -> str:
