@@ -127,3 +127,9 @@ def test_parallel_sides_are_normalised_by_their_own_script():
     assert kept["text"] == "ཀ།" and kept["meta"]["translations"] == {"eng_Latn": "it's", "zho_Hant": "好"}
     empty_side = {**record, "meta": {"translations": {"eng_Latn": "\u200b"}}}
     assert Normalize().process([empty_side]).dropped[0][1] == "empty_after_normalize"
+
+
+def test_records_with_both_text_and_tokens_normalise_both():
+    record = {"id": "c", "lang": "mt", "text": "ta’ Malta", "tokens": ["ta’", "Malta"], "upos": ["ADP", "PROPN"]}
+    kept = Normalize().process([record]).kept[0]
+    assert kept["text"] == "ta' Malta" and kept["tokens"] == ["ta'", "Malta"] and kept["upos"] == ["ADP", "PROPN"]

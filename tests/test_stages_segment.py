@@ -42,8 +42,10 @@ def test_split_sentences_derives_records_with_offsets_parents_and_doc():
     assert [(r["id"], reason) for r, reason in output.dropped] == [("mt:5", "empty_text")]
     # An existing document id is kept; token records are already sentences.
     tokens = {"id": "t", "text": None, "tokens": ["a", "."], "lang": "mt"}
-    output = stage.process([{**record, "doc": "d1"}, tokens])
-    assert [r["doc"] for r in output.kept[:2]] == ["d1", "d1"] and output.kept[2] is tokens
+    conllu = {"id": "u", "text": "A. B.", "tokens": ["A", ".", "B", "."], "lang": "mt"}
+    output = stage.process([{**record, "doc": "d1"}, tokens, conllu])
+    assert [r["doc"] for r in output.kept[:2]] == ["d1", "d1"]
+    assert output.kept[2] is tokens and output.kept[3] is conllu
 
 
 def test_stage_script_overrides_lang_and_bad_script_is_rejected():

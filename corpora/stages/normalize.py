@@ -74,8 +74,9 @@ def _arabic_normalizer():
 @register
 @dataclass(frozen=True)
 class Normalize(Stage):
-    """Normalise `text` (or each of `tokens`) by script; drop records left empty. The other sides of
-    parallel text (`meta["translations"]`) are normalised too, each by its own language's script.
+    """Normalise `text` and each of `tokens` by script; drop records left empty. Tokens are
+    normalised one by one, so they stay aligned with `upos`/`labels`. The other sides of parallel
+    text (`meta["translations"]`) are normalised too, each by its own language's script.
 
     script: ISO 15924 code (Arab, Latn, Tibt, Hans, ...); None takes it from each record's `lang`.
     replacement_character: what to do with U+FFFD (a character lost in an earlier decoding):
@@ -109,28 +110,33 @@ class Normalize(Stage):
     def _normalize(self, record: Record) -> Record | str:
         """The normalised record, or the reason it is dropped."""
         script = record_script(record, self.script)
-        if record.get("text") is None and record.get("tokens") is not None:
+        normalized = dict(record)
+        if record.get("tokens") is not None:
             tokens = [self._clean(token, script) for token in record["tokens"]]
             if any(token is None for token in tokens):
                 return "replacement_character"
             if not all(tokens):
                 return "empty_token_after_normalize"
-            return {**record, "tokens": tokens}
+            normalized["tokens"] = tokens
+        if record.get("text") is None and record.get("tokens") is not None:
+            return normalized
         text = self._clean(record.get("text") or "", script)
         if text is None:
             return "replacement_character"
         if not text:
             return "empty_after_normalize"
+        normalized["text"] = text
         meta = record.get("meta") or {}
-        if not meta.get("translations"):
-            return {**record, "text": text}
-        # The other sides of parallel text, each by its own language's script.
-        translations = {code: self._clean(side, language_script(code)) for code, side in meta["translations"].items()}
-        if any(side is None for side in translations.values()):
-            return "replacement_character"
-        if not all(translations.values()):
-            return "empty_after_normalize"
-        return {**record, "text": text, "meta": {**meta, "translations": translations}}
+        if meta.get("translations"):
+            # The other sides of parallel text, each by its own language's script.
+            translations = {code: self._clean(side, language_script(code))
+                            for code, side in meta["translations"].items()}
+            if any(side is None for side in translations.values()):
+                return "replacement_character"
+            if not all(translations.values()):
+                return "empty_after_normalize"
+            normalized["meta"] = {**meta, "translations": translations}
+        return normalized
 
     def _clean(self, text: str, script: str) -> str | None:
         """Normalised text, or None when the record must be dropped for a replacement character."""

@@ -70,8 +70,8 @@ class SplitSentences(Stage):
     parent's id as `doc`, so the sentences of one text are never split across train and test.
     Terminators: Arab ؟ . ! ؛ …; Latn . ? ! … (not before a lower-case word or a digit); Hans/Hant/Jpan
     。！？ ! ? …; Tibt shad ། ༎ ༏ ༐ ༑ (a `། །` pair ends one sentence); other scripts: all of these.
-    Closing quotes and brackets stay with their sentence. Records with `tokens` are already sentences
-    and pass through unchanged.
+    Closing quotes and brackets stay with their sentence. Records with `tokens` (CoNLL-U sentences,
+    with or without `text`) are already sentences and pass through unchanged.
 
     script: ISO 15924 code; None takes it from each record's `lang`.
     Reasons: `empty_text` (nothing but whitespace)."""
@@ -88,7 +88,7 @@ class SplitSentences(Stage):
     def process(self, batch: list[Record]) -> StageOutput:
         kept, dropped = [], []
         for record in batch:
-            if record.get("text") is None and record.get("tokens") is not None:
+            if record.get("tokens") is not None:  # a token record is a sentence already
                 kept.append(record)
                 continue
             text = record.get("text") or ""
