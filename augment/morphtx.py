@@ -71,6 +71,7 @@ class TagMap:
         # Most specific first; among equals, file order (duplicates are refused at load time).
         self.rules = sorted(rules, key=lambda rule: -rule.specificity)
         self.path = str(path)
+        self._rendered: dict[Analysis, str] = {}  # analyses repeat as often as their words do
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TagMap:
@@ -119,6 +120,12 @@ class TagMap:
 
     def render(self, analysis: Analysis) -> str:
         """The analysed word with every tabled morpheme replaced by its Maltese output."""
+        rendered = self._rendered.get(analysis)
+        if rendered is None:
+            rendered = self._rendered[analysis] = self._render(analysis)
+        return rendered
+
+    def _render(self, analysis: Analysis) -> str:
         pieces = []
         after_article = False
         for index, morpheme in enumerate(analysis.morphemes):
