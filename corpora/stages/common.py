@@ -53,6 +53,12 @@ def record_script(record: Record, script: str | None) -> str:
     return language_script(record["lang"])
 
 
+def check_script(script: str | None) -> None:
+    """ValueError unless `script` is None (take it from `lang`) or looks like an ISO 15924 code."""
+    if script is not None and not (isinstance(script, str) and re.fullmatch(r"[A-Z][a-z]{3}", script)):
+        raise ValueError(f"script must be an ISO 15924 code such as Latn, Arab or Tibt, not {script!r}")
+
+
 def script_property(script: str) -> str:
     """The Unicode script property name for an ISO 15924 code (`Hans` -> `Han`, `Latn` -> `Latn`)."""
     return _SCRIPT_PROPERTY.get(script, script)

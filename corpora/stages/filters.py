@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -10,7 +9,7 @@ from typing import ClassVar
 import regex
 
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import record_script, record_text, script_property, with_meta
+from corpora.stages.common import check_script, record_script, record_text, script_property, with_meta
 
 # A word: one Han character, or a run of other letters, marks and digits. Tibetan syllables count as
 # words because the tsheg between them is punctuation; Maltese il-kelb is two words.
@@ -105,9 +104,8 @@ class FilterScript(Stage):
     min_share: float = 0.8
 
     def __post_init__(self):
+        check_script(self.script)
         if self.script is not None:
-            if not re.fullmatch(r"[A-Z][a-z]{3}", self.script):
-                raise ValueError(f"script must be an ISO 15924 code such as Latn, Arab or Tibt, not {self.script!r}")
             _script_pattern(self.script)
         if isinstance(self.min_share, bool) or not isinstance(self.min_share, int | float) or not (
             0 <= self.min_share <= 1

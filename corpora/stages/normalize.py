@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from augment.languages import script as language_script
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import record_script
+from corpora.stages.common import check_script, record_script
 
 # Non-whitespace C0/C1 controls, and invisible format characters with no meaning in running text.
 _INVISIBLE = re.compile(
@@ -94,8 +94,7 @@ class Normalize(Stage):
                 f"replacement_character must be one of {', '.join(_REPLACEMENT_POLICIES)}, "
                 f"not {self.replacement_character!r}"
             )
-        if self.script is not None and not re.fullmatch(r"[A-Z][a-z]{3}", self.script):
-            raise ValueError(f"script must be an ISO 15924 code such as Latn, Arab or Tibt, not {self.script!r}")
+        check_script(self.script)
 
     def process(self, batch: list[Record]) -> StageOutput:
         kept, dropped = [], []

@@ -9,7 +9,7 @@ from typing import ClassVar
 import regex
 
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import derive, record_script, with_meta
+from corpora.stages.common import check_script, derive, record_script, with_meta
 
 _CLOSERS = "\"'”’»)\\]」』）》"
 # Arabic and Latin terminators end a sentence only before whitespace or the end of the text, so that
@@ -82,8 +82,7 @@ class SplitSentences(Stage):
     script: str | None = None
 
     def __post_init__(self):
-        if self.script is not None and not re.fullmatch(r"[A-Z][a-z]{3}", self.script):
-            raise ValueError(f"script must be an ISO 15924 code such as Latn, Arab or Tibt, not {self.script!r}")
+        check_script(self.script)
 
     def process(self, batch: list[Record]) -> StageOutput:
         kept, dropped = [], []
