@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/report_chartx_plus_ablation.py [--shared ../shared/data] [--output DIR]
 
-Writes one transliterate-report (JSON + Markdown) per corpus into DIR (default bench/results/ablation)
-and prints the tables. Fix letters are those of schemes/chartx-plus/manifest.yaml (E: the rejected candidate). The Quran is
-also scored in Unicode NFC order (vowel before shadda), the order most web text has.
+Writes one transliterate-report (JSON + Markdown) per corpus into DIR (default
+./chartx_plus_ablation) and prints the tables. Fix letters are those of
+schemes/chartx-plus/manifest.yaml (E: the rejected candidate). The Quran is also scored in
+Unicode NFC order (vowel before shadda), the order most web text has.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def write_variant(folder: Path, fix: str) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "ablation")
+    parser.add_argument("--output", type=Path, default=Path("chartx_plus_ablation"))
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
     reference = args.shared / "maltese" / "mt_mudt-ud-train.conllu"
