@@ -17,6 +17,7 @@ from augment.engine import (
     postprocess_text_lines,
     postprocess_words,
 )
+from augment.errors import AugkitError
 from augment.formats import read_conllu
 from augment.schemes import END, START, load_scheme
 from augment.text import tokenize
@@ -201,3 +202,17 @@ def test_differential_token_mode_on_conllu_forms(shared_data, rules):
     for sentence in read_conllu(shared_data / "arabic" / "ar_pud-ud-test.conllu"):
         expected = [naive_postprocess(naive_rewrite(form, rules)) for form in sentence.forms]
         assert chartx.transliterate_tokens(sentence.forms) == expected, sentence.metadata("sent_id")
+
+
+def test_map_batch_for_datasets(chartx):
+    batch = {"id": [1, 2, 3], "text": ["\u0628\u0650\u064a\u064e\u062f", None, "x ."], "tokens": [["\u0639"], [], ["a"]]}
+    mapped = chartx.map_batch(batch)
+    assert mapped["text_chartx"] == ["bijed", None, "x."] and mapped["id"] == [1, 2, 3]
+    assert chartx.map_batch(batch, column="tokens")["tokens_chartx"] == [["'"], [], ["a"]]
+    with pytest.raises(AugkitError, match="no column 'body'; columns: id, text, tokens"):
+        chartx.map_batch(batch, column="body")
+
+    import datasets
+
+    dataset = datasets.Dataset.from_dict({"text": ["\u0639\u064e\u0645", "\u0645\u0639"]})
+    assert dataset.map(chartx.map_batch, batched=True)["text_chartx"] == ["għem", "m'"]
