@@ -34,7 +34,7 @@ from functools import lru_cache
 from augment.errors import AugkitError
 from augment.schemes import END, START
 
-CACHE_SIZE = 1 << 20  # distinct tokens remembered per engine; plenty for a Zipfian corpus shard
+CACHE_SIZE = 1 << 19  # distinct words/tokens remembered (~100 MB at most); plenty for a Zipfian shard
 
 SUN_LETTERS = "ċdnrstxzż"
 
@@ -159,6 +159,7 @@ class RuleEngine:
 
     def __init__(self, rules: Sequence[tuple[str, str]], cache_size: int = CACHE_SIZE):
         self.rules = [(pattern, output) for pattern, output in rules]
+        self._cache_size = cache_size
         output_chars = {c for _, output in self.rules for c in output} | {START, END}
         # A rule can only fire if each of its pattern characters is in the input or produced by
         # some rule. Each rule is keyed by one character it needs that no rule produces; a token
@@ -189,6 +190,9 @@ class RuleEngine:
         self.batchable = not any(" " in p or "\n" in p for p, _ in self.rules) and not any(
             "\n" in o for _, o in self.rules)
         self.rewrite_token: Callable[[str], str] = lru_cache(maxsize=cache_size)(self._rewrite)
+
+    def __reduce__(self):
+        return (RuleEngine, (self.rules, self._cache_size))
 
     def plan(self, chars) -> tuple[tuple[str, str], ...]:
         """The (pattern, output) rules, in table order, that can fire on a text with these characters."""

@@ -49,6 +49,10 @@ class Transliterator:
         self._word_cache: dict[str, str] = {}
         self._preprocess = self._analyzer_hook()
 
+    def __reduce__(self):
+        # Pickled (for worker processes, datasets fingerprints) as its configuration; caches rebuild.
+        return (Transliterator, (self.scheme, None if self.normalize == "none" else self.normalize, self._cache_size))
+
     @property
     def signature(self) -> str:
         """`scheme:chartx|v:1|norm:none|tok:punct|augkit:0.1.0`, plus the analyzer or uroman version."""

@@ -216,3 +216,14 @@ def test_map_batch_for_datasets(chartx):
 
     dataset = datasets.Dataset.from_dict({"text": ["\u0639\u064e\u0645", "\u0645\u0639"]})
     assert dataset.map(chartx.map_batch, batched=True)["text_chartx"] == ["għem", "m'"]
+
+
+def test_transliterator_and_engine_pickle_as_their_configuration(chartx, rules):
+    import pickle
+
+    chartx.transliterate("\u0645\u0639")  # fill the caches; they are not pickled
+    copy = pickle.loads(pickle.dumps(chartx))
+    assert copy.signature == chartx.signature and copy.transliterate("\u0645\u0639") == "m'"
+    assert pickle.loads(pickle.dumps(Transliterator("chartx", normalize="arabic"))).normalize == "arabic"
+    engine = pickle.loads(pickle.dumps(RuleEngine(rules)))
+    assert engine.rewrite_token("\u0639") == "'"
