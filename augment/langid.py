@@ -7,8 +7,7 @@ Python API (stable; the `filter_langid` stage, the MT wrong-language filter and 
   Labels in any style (`__label__mt`, `__label__mlt_Latn` as in GlotLID/OpenLID) come back as
   FLORES codes (`mlt_Latn`, see `augment.languages`).
   - `.predict(texts, k=3) -> list[list[tuple[str, float]]]`: top-k (code, probability) per text,
-    best first, in one batched fastText call; `[]` for a text with nothing to go on (empty,
-    whitespace, or no known character n-gram).
+    best first, in one batched fastText call; `[]` for an empty or whitespace-only text.
   - `.probability(texts, language) -> list[float]`: the model's probability of one language.
   - `.labels`, `.path`, `.fingerprint` (first 16 hex digits of the file's SHA-256).
 - `LanguageFilter(languages, *, identifier=None, verifier=None, verifier_threshold=0.5,
@@ -25,7 +24,7 @@ The decision rule (one target language T; general model G; optional verifier V t
 
 1. Without a verifier: keep when G's top-1 language is accepted and its probability reaches that
    language's threshold (`languages` maps each accepted language to its threshold); otherwise drop,
-   `no_language` (G has no prediction: empty text, no known n-gram), `wrong_language` (top-1 is
+   `no_language` (empty text: nothing to predict from), `wrong_language` (top-1 is
    another language) or `low_confidence`.
 2. With a verifier: keep when G's top-1 is T at or above T's threshold (G is sure). Otherwise,
    drop as `wrong_language` when G's top-1 is another language with probability >= the veto
@@ -78,7 +77,7 @@ def default_model_path() -> Path:
 
 
 def clean_line(text: str, lowercase: bool = False) -> str:
-    """One line, single spaces: fastText reads up to a newline, and a stray newline changes its scores."""
+    """One line with single spaces (fastText stops reading a text at its first newline)."""
     line = " ".join(text.split())
     return line.lower() if lowercase else line
 
@@ -123,25 +122,30 @@ class LanguageIdentifier:
             raise TypeError("predict takes a sequence of texts; wrap a single text in a list")
         if k < 1 and k != -1:
             raise AugkitError(f"k must be at least 1 (or -1 for every label), got {k}")
-        if not texts:
-            return []
         try:
             lines = [clean_line(text, self.lowercase) for text in texts]
         except AttributeError as error:
             bad = next(text for text in texts if not isinstance(text, str))
             raise TypeError(f"texts must be strings, got {type(bad).__name__}") from error
-        # The low-level call: fasttext 0.9.3's Python predict breaks under NumPy 2 (np.array(copy=False)).
+        # An empty text has nothing to go on (fastText would still score its end-of-line token alone).
+        present = [i for i, line in enumerate(lines) if line]
+        results: list[list[tuple[str, float]]] = [[] for _ in lines]
+        if not present:
+            return results
+        # Each line ends with "\n", the end-of-line token the models were trained with, as fastText's own
+        # predict and CLI do. The low-level call: fasttext 0.9.3's Python predict breaks under NumPy 2.
+        batch = [lines[i] + "\n" for i in present]
         try:
-            all_labels, all_probabilities = self._model.f.multilinePredict(lines, k, 0.0, "strict")
+            all_labels, all_probabilities = self._model.f.multilinePredict(batch, k, 0.0, "strict")
         except TypeError:  # a lone surrogate (text decoded with surrogateescape) cannot cross into C++
-            lines = [line.encode("utf-8", "replace").decode("utf-8") for line in lines]
-            all_labels, all_probabilities = self._model.f.multilinePredict(lines, k, 0.0, "strict")
+            batch = [line.encode("utf-8", "replace").decode("utf-8") for line in batch]
+            all_labels, all_probabilities = self._model.f.multilinePredict(batch, k, 0.0, "strict")
         codes = self._codes
-        # fastText's softmax can overshoot 1.0 by a few ulps; scores are probabilities, so clamp.
-        return [
-            [(codes[label], p if p < 1.0 else 1.0) for label, p in zip(labels, probabilities.tolist(), strict=True)]
-            for labels, probabilities in zip(all_labels, all_probabilities, strict=True)
-        ]
+        for i, labels, probabilities in zip(present, all_labels, all_probabilities, strict=True):
+            # fastText's softmax can overshoot 1.0 by a few ulps; scores are probabilities, so clamp.
+            results[i] = [(codes[label], p if p < 1.0 else 1.0)
+                          for label, p in zip(labels, probabilities.tolist(), strict=True)]
+        return results
 
     def probability(self, texts: Sequence[str], language: str) -> list[float]:
         """The model's probability of `language` for each text (0.0 when it has no prediction)."""
@@ -206,7 +210,7 @@ DEFAULT_THRESHOLD = 0.5
 RECOMMENDED: dict[str, Recommended] = {
     "mlt_Latn": Recommended(
         threshold=0.5, verifier="mlt_Latn.verifier.ftz", verifier_lowercase=True,
-        verifier_threshold=0.7, veto_threshold=0.8,
+        verifier_threshold=0.9, veto_threshold=0.7,
     ),
 }
 
@@ -263,8 +267,7 @@ class LanguageFilter:
         all_scores = self.identifier.predict(texts, k=self.k)
         if self.verifier is None:
             return [self._decide_general(scores) for scores in all_scores]
-        # Ask the verifier only about texts the general model leaves open (including those it has
-        # nothing to say about: the quantized lid.176 knows no n-gram of many all-caps headlines).
+        # Ask the verifier only about texts the general model leaves open.
         undecided = [i for i, scores in enumerate(all_scores)
                      if not scores or not (self._general_accepts(scores) or self._vetoed(scores))]
         verifier_scores = dict(zip(undecided, self.verifier.probability([texts[i] for i in undecided], self.target), strict=True))
