@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from augment.errors import AugkitError
 from corpora.stage import build_stage
-from corpora.stages.segment import SegmentSyllables, SplitSentences, sentence_spans, syllable_spans
+from corpora.stages.segment import SegmentSyllables, SplitSentences, cut_long, sentence_spans, syllable_spans
 
 
 def pieces(text, script):
@@ -48,6 +48,15 @@ def test_split_sentences_derives_records_with_offsets_parents_and_doc():
     assert output.kept[2] is tokens and output.kept[3] is conllu
 
 
+def test_max_chars_cuts_unpunctuated_text_at_whitespace():
+    record = {"id": "p", "text": "قال الملك   للوزير اذهب\nالى المدينة. ثم عاد", "lang": "ar"}
+    output = SplitSentences(max_chars=12).process([record])
+    assert [r["text"] for r in output.kept] == ["قال الملك", "للوزير اذهب", "الى المدينة.", "ثم عاد"]
+    assert all(record["text"][a:b] == r["text"] for r in output.kept for a, b in [r["meta"]["offsets"]])
+    with pytest.raises(AugkitError, match="max_chars"):
+        build_stage({"stage": "split_sentences", "max_chars": 0})
+
+
 def test_stage_script_overrides_lang_and_bad_script_is_rejected():
     record = {"id": "x", "text": "ཀ། ཁ།", "lang": "mt"}
     assert len(SplitSentences(script="Tibt").process([record]).kept) == 2
@@ -61,9 +70,14 @@ _SENTENCE_TEXT = st.lists(
 
 
 @settings(max_examples=400, deadline=None)
-@given(text=_SENTENCE_TEXT, script=st.sampled_from(["Latn", "Arab", "Hans", "Tibt", "Zyyy"]))
-def test_sentence_pieces_reassemble_the_text_exactly(text, script):
+@given(text=_SENTENCE_TEXT, script=st.sampled_from(["Latn", "Arab", "Hans", "Tibt", "Zyyy"]),
+       max_chars=st.none() | st.integers(1, 12))
+def test_sentence_pieces_reassemble_the_text_exactly(text, script, max_chars):
     spans = sentence_spans(text, script)
+    if max_chars is not None:
+        spans = [piece for start, end in spans for piece in cut_long(text, start, end, max_chars)]
+        # A piece is longer than max_chars only when it has no whitespace to cut at.
+        assert all(end - start <= max_chars or not any(c.isspace() for c in text[start:end]) for start, end in spans)
     rebuilt, position = [], 0
     for start, end in spans:
         assert position <= start < end <= len(text)

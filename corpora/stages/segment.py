@@ -29,6 +29,7 @@ _SENTENCE_END = {
 }
 _ANY_SENTENCE_END = regex.compile(f"{_HAN_END}|{_TIBETAN_END}|{_ARABIC_END}")
 _NON_SPACE = re.compile(r"\S")
+_SPACE = re.compile(r"\s")
 
 
 def sentence_spans(text: str, script: str) -> list[tuple[int, int]]:
@@ -48,6 +49,26 @@ def sentence_spans(text: str, script: str) -> list[tuple[int, int]]:
                 last -= 1
             spans.append((first.start(), last))
         start = end
+    return spans
+
+
+def cut_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """`text[start:end]` cut at whitespace into spans of at most `max_chars` characters, for text
+    with too few sentence ends (the cut is at the last space that fits; a longer word stays whole).
+    Only whitespace lies between the spans."""
+    spans = []
+    while end - start > max_chars:
+        fitting = [match.start() for match in _SPACE.finditer(text, start, start + max_chars + 1)]
+        following = fitting[-1:] or [match.start() for match in [_SPACE.search(text, start, end)] if match]
+        if not following:
+            break
+        space = following[0]
+        last = space
+        while text[last - 1].isspace():
+            last -= 1
+        spans.append((start, last))
+        start = _NON_SPACE.search(text, space, end).start()
+    spans.append((start, end))
     return spans
 
 
@@ -74,15 +95,22 @@ class SplitSentences(Stage):
     with or without `text`) are already sentences and pass through unchanged.
 
     script: ISO 15924 code; None takes it from each record's `lang`.
+    max_chars: None, or the longest piece: a longer sentence (classical Arabic prose has almost no
+      punctuation) is cut at the last whitespace that fits (see `cut_long`).
     Reasons: `empty_text` (nothing but whitespace)."""
 
     name: ClassVar[str] = "split_sentences"
     derives_records: ClassVar[bool] = True
 
     script: str | None = None
+    max_chars: int | None = None
 
     def __post_init__(self):
         check_script(self.script)
+        if self.max_chars is not None and (
+            isinstance(self.max_chars, bool) or not isinstance(self.max_chars, int) or self.max_chars < 1
+        ):
+            raise ValueError(f"max_chars must be a positive integer or null, not {self.max_chars!r}")
 
     def process(self, batch: list[Record]) -> StageOutput:
         kept, dropped = [], []
@@ -92,6 +120,8 @@ class SplitSentences(Stage):
                 continue
             text = record.get("text") or ""
             spans = sentence_spans(text, record_script(record, self.script))
+            if self.max_chars is not None:
+                spans = [piece for start, end in spans for piece in cut_long(text, start, end, self.max_chars)]
             if not spans:
                 dropped.append((record, "empty_text"))
                 continue
