@@ -33,14 +33,6 @@ def few_threads():
     torch.set_num_threads(previous)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def only_finetune_commands():
-    # main() as users call it, with the command table narrowed to this package's commands.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(augment.cli, "COMMAND_MODULES", ["finetune.cli"])
-        yield
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
@@ -82,13 +74,6 @@ def sft_model(corpus, cpt_model, tmp_path_factory):
                "--eval-every", "15", "--lr", "3e-3", "--heldout-fraction", "0.1")
     assert code == 0
     return output
-
-
-def test_finetune_commands_are_registered():
-    import importlib
-
-    source = importlib.util.find_spec("augment.cli").loader.get_source("augment.cli")
-    assert '"finetune.cli"' in source
 
 
 def test_cpt_lowers_held_out_loss_with_dense_packing(cpt_model):

@@ -26,9 +26,7 @@ def cli(*argv) -> int:
 def setup():
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(augment.cli, "COMMAND_MODULES", ["finetune.cli"])
-        yield
+    yield
     torch.set_num_threads(previous)
 
 
