@@ -9,13 +9,16 @@ Python API (stable; the `filter_langid` stage, the MT wrong-language filter and 
   - `.predict(texts, k=3) -> list[list[tuple[str, float]]]`: top-k (code, probability) per text,
     best first, in one batched fastText call; `[]` for an empty or whitespace-only text.
   - `.probability(texts, language) -> list[float]`: the model's probability of one language.
-  - `.labels`, `.path`, `.fingerprint` (first 16 hex digits of the file's SHA-256).
+  - `.labels`, `.path`, `.fingerprint` (first 16 hex digits of the file's SHA-256, taken at load).
+  Pickles as its path (worker processes, Ray) and reloads there.
+- `load_identifier(path=None, lowercase=False)`: the same, cached per process (reloaded when the
+  file changes), so stages and filters built many times load each model once.
 - `LanguageFilter(languages, *, identifier=None, verifier=None, verifier_threshold=0.5,
   veto_threshold=None, k=3)` and `LanguageFilter.for_target("mt")` (the recommended
   configuration, see `RECOMMENDED`). `.decide(texts) -> list[Decision]`, where
   `Decision(keep, reason, scores, verifier_score)`: `reason` is `None` when kept, else one of
   `REASONS`; `scores` is the general model's top-k, for a record's `meta`. `.signature()` names
-  every setting that affects the decisions.
+  every setting that affects the decisions; `.target` is the language when there is one.
 - `train_model(examples, output, ...)` trains a fastText supervised model from
   (language, text) pairs, deterministically (one thread, fixed seed), and quantizes it to `.ftz`.
 - `read_labelled(spec)` reads `LANG=PATH[:FIELD]` training/evaluation files.
@@ -29,8 +32,7 @@ The decision rule (one target language T; general model G; optional verifier V t
 2. With a verifier: keep when G's top-1 is T at or above T's threshold (G is sure). Otherwise,
    drop as `wrong_language` when G's top-1 is another language with probability >= the veto
    threshold (G is sure it is something else); otherwise keep when V's probability of T reaches
-   the verifier threshold, else drop as `low_confidence` (or `no_language` when neither model
-   has a prediction).
+   the verifier threshold, else drop as `low_confidence` (`no_language` for an empty text).
 
 The verifier rescues target sentences that the general model scatters over look-alike languages
 (lid.176 puts a fifth of Maltese on Polish, Hungarian, Italian, English with low confidence); the
