@@ -184,7 +184,7 @@ class RuleEngine:
         if needing:
             for marks in ({needing.most_common(1)[0][0]}, set(needing)):
                 chars = "".join(re.escape(c) for c in sorted(marks))
-                having = re.compile(rf"^[^\n]*[{chars}][^\n]*$", re.MULTILINE)
+                having = re.compile(rf"^[^\n{chars}]*[{chars}][^\n]*$", re.MULTILINE)
                 lacking = re.compile(rf"^[^\n{chars}]+$", re.MULTILINE)
                 self._levels.append((having, lacking, tuple(r for r in self.rules if not marks & set(r[0]))))
         self.batchable = not any(" " in p or "\n" in p for p, _ in self.rules) and not any(

@@ -94,7 +94,8 @@ def main() -> int:
     two = min(scaling(large, 2) for _ in range(2))
 
     cpu = os.cpu_count()
-    print(f"""### {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, {cpu} cores
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"""### {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, {cpu} cores, load average {load}
 
 `.venv/bin/python bench/bench_transliterate.py --repeat {args.repeat} --scale-copies {args.scale_copies}`
 
