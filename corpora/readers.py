@@ -53,6 +53,7 @@ class Source:
     max_chars: int = 1_000_000
     limit: int | None = None  # read at most this many records (quick trials)
     meta: dict[str, Any] = field(default_factory=dict)  # added to every record's meta
+    meta_fields: tuple[str, ...] | None = None  # table columns copied into meta (default: all unused ones)
 
     def __post_init__(self):
         where = f"source {self.name!r}"
@@ -166,8 +167,7 @@ def _table_records(source: Source, rows, where: str) -> Iterator[ReadItem]:
         record_lang = normalise_lang(row.get(source.lang_field), f"{where} row {number}") \
             if source.lang_field else lang
         doc = row.get(source.doc_field) if source.doc_field else None
-        extra = {key: value for key, value in row.items() if key not in used}
-        meta = _meta(source, {**extra, "row": number})
+        meta = _meta(source, {**_extra(source, row, used), "row": number})
         value = row.get(content_field)
         if source.tokens_field:
             record = make_record(record_id, source.name, record_lang, None, doc=_str(doc), meta=meta,
@@ -186,6 +186,12 @@ def _table_records(source: Source, rows, where: str) -> Iterator[ReadItem]:
             yield record, "not_text"
         else:
             yield record, _screen(record, source.max_chars)
+
+
+def _extra(source: Source, row: dict[str, Any], used: set) -> dict[str, Any]:
+    if source.meta_fields is not None:
+        return {name: row.get(name) for name in source.meta_fields}
+    return {name: value for name, value in row.items() if name not in used}
 
 
 def _str(value: Any) -> str | None:
@@ -310,8 +316,7 @@ def _bitext_pairs(source: Source, lang: str, other: str, rows) -> Iterator[ReadI
     used = {*(source.columns or source.langs), source.id_field, source.doc_field}
     for number, left, right, row in rows:
         key = row.get(source.id_field) if source.id_field else number
-        extra = {name: value for name, value in row.items() if name not in used}
-        meta = _meta(source, {**extra, "row": number, "translations": {other: right}})
+        meta = _meta(source, {**_extra(source, row, used), "row": number, "translations": {other: right}})
         doc = _str(row.get(source.doc_field)) if source.doc_field else None
         record = make_record(f"{source.name}:{key}", source.name, lang, left, doc=doc, meta=meta)
         if not isinstance(left, str) or not isinstance(right, str):

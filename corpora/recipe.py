@@ -233,7 +233,7 @@ def _source(spec: Any, index: int, path: Path) -> Source:
         spec["path"] = _resolve_path(str(spec["path"]), path, where)
     if spec.get("paths"):
         spec["paths"] = tuple(_resolve_path(str(item), path, where) for item in spec["paths"])
-    for key in ("langs", "columns"):
+    for key in ("langs", "columns", "meta_fields"):
         if key in spec:
             spec[key] = tuple(spec[key])
     try:
