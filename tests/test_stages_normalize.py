@@ -49,9 +49,10 @@ def test_tibetan_vowel_decompositions_tsheg_and_shad_spacing():
 def test_arabic_uses_the_shared_arabic_normaliser():
     from augment.normalize import normalize_arabic
 
-    text = "كتــاب  ی\u06a9"
-    assert normalize_text(text, "Arab") == normalize_arabic("كتــاب ی\u06a9")
-    assert normalize_text(text, "Arab") == "كتاب يك"
+    text = "كتــاب  ی\u06a9 مُحَمَّدٌ"
+    assert normalize_text(text, "Arab") == normalize_arabic("كتــاب ی\u06a9 مُحَمَّدٌ")
+    assert normalize_text(text, "Arab") == "كتاب يك \u0645\u064f\u062d\u064e\u0645\u0651\u064e\u062f\u064c"
+    assert "\u0651\u064e" in normalize_text("مُحَمَّدٌ", "Arab")  # shadda stays before the fatha
 
 
 def test_script_comes_from_lang_or_the_stage():
@@ -110,7 +111,8 @@ def test_normalize_is_idempotent(text, script):
     once = normalize_text(text, script)
     assert normalize_text(once, script) == once
     assert once == once.strip() and "  " not in once
-    assert unicodedata.is_normalized("NFC", once)
+    if script != "Arab":  # the Arabic normaliser puts shadda before the vowel, against NFC's order
+        assert unicodedata.is_normalized("NFC", once)
 
 
 @settings(max_examples=300, deadline=None)

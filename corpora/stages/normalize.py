@@ -10,7 +10,8 @@ Order of operations (the order is what makes the result idempotent):
    stays).
 
 Script rules, chosen by the stage's `script` or else the script of each record's `lang`:
-- Arab: the Arabic normaliser of `augment.normalize`, then NFC.
+- Arab: the Arabic normaliser of `augment.normalize` (NFC, then shadda before the short vowel, as
+  the transliteration rules expect; so Arabic output is deliberately not in NFC).
 - Latn: NFC; apostrophe variants ’ ‘ ʼ ` ´ -> ' (Maltese ta', ma'); hyphen variants U+2010, U+2011
   -> '-', and an en dash between two letters (il–kelb) -> '-' (an en dash between spaces is a dash
   and stays).
@@ -52,7 +53,7 @@ def normalize_text(text: str, script: str) -> str:
     """The normalised form of `text` written in `script` (ISO 15924); see the module docstring."""
     text = _INVISIBLE.sub("", text)
     if script == "Arab":
-        text = unicodedata.normalize("NFC", _arabic_normalizer()(text))
+        text = _arabic_normalizer()(text)  # includes NFC; NFC again would put shadda back after the vowel
     elif script == "Latn":
         text = _EN_DASH_IN_WORD.sub("-", unicodedata.normalize("NFC", text).translate(_LATIN))
     elif script == "Tibt":
