@@ -18,9 +18,14 @@ Semantics (issue 2, §3.2 and §5), which the compiled forms here reproduce exac
      letter as written.
   5. Detokenize: whitespace before . , ; : ? ! % is removed.
 
-Speed comes from three things, none of which changes the output: a token's rewrite is memoised
-(text is Zipfian), a token only visits the rules whose pattern can occur in it (rules are indexed by
-the characters they need), and post-processing skips the passes whose trigger is absent.
+Speed comes from compiled forms that give the same output (augment.transliterate uses them):
+rewriting is token-local, so each distinct word is rewritten once (text is Zipfian); new words are
+rewritten together, one C-level `str.replace` per rule over a whole batch (`rewrite_marked`), in
+groups that skip the rules needing marks they lack (`partition`); a single token only visits the
+rules whose pattern can occur in it (`plan`, rules indexed by the characters they need);
+post-processing is split into the steps that stay inside words (`postprocess_words`, once per
+distinct word) and those that look across them (`postprocess_text`, one pass over many lines),
+and passes whose trigger is absent are skipped.
 """
 
 from __future__ import annotations
@@ -155,6 +160,7 @@ class RuleEngine:
     which many tokens are already wrapped in markers (see augment.text.mark_tokens); because no
     pattern can match across a marker pair, a space or a newline (checked here: `batchable`), that
     equals rewriting each token alone, but costs one C-level pass per rule for a whole batch.
+    `partition(items)` groups a batch so that each group skips the rules it cannot need.
     """
 
     def __init__(self, rules: Sequence[tuple[str, str]], cache_size: int = CACHE_SIZE):
@@ -217,7 +223,7 @@ class RuleEngine:
         return text
 
     def partition(self, items: str) -> list[tuple[str, Sequence[tuple[str, str]]]]:
-        """Split newline-separated items (not yet marked) into groups, each with the rules it may need.
+        """Split newline-separated, non-empty items (not yet marked) into groups, each with the rules it may need.
 
         Returns `(items of the group, newline-separated, in their original relative order; plan)`.
         Marking a group and applying `rewrite_marked(marked, plan)` gives each item's rewrite.
@@ -236,7 +242,8 @@ class RuleEngine:
         return self.rewrite_marked(START + token + END)
 
 
-# CAMeL Tools' ar2bw character map: standard Buckwalter plus its extension for Persian letters.
+# CAMeL Tools' ar2bw character map (charmaps/ar2bw_map.json): standard Buckwalter plus P J V G for
+# the Persian letters; characters outside it pass unchanged.
 BUCKWALTER = {
     "\u0621": "'", "\u0622": "|", "\u0623": ">", "\u0624": "&", "\u0625": "<", "\u0626": "}",
     "\u0627": "A", "\u0628": "b", "\u0629": "p", "\u062A": "t", "\u062B": "v", "\u062C": "j",
