@@ -61,7 +61,6 @@ class FormatCpt(KeyedGlobalStage, Stage):
     document_separator: between packed documents (default blank line; e.g. "<|endoftext|>")."""
 
     name: ClassVar[str] = "format_cpt"
-    derives_records: ClassVar[bool] = True
 
     separator: str = "\n"
     pack_chars: int | None = None
@@ -174,7 +173,6 @@ class FormatSft(Stage):
     dropped), `strategic_downsampling` (an example, with its parent in `meta["parents"]`)."""
 
     name: ClassVar[str] = "format_sft"
-    derives_records: ClassVar[bool] = True
 
     directions: tuple[str, ...] = ()
     templates: dict[str, list[str]] = field(default_factory=lambda: {"*": list(DEFAULT_TEMPLATES)})

@@ -76,7 +76,6 @@ class Mix(Stage):
 
     name: ClassVar[str] = "mix"
     global_view: ClassVar[bool] = True
-    derives_records: ClassVar[bool] = True
 
     proportions: dict[str, float] = field(default_factory=dict)
     total: int | None = None

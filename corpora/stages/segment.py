@@ -100,7 +100,6 @@ class SplitSentences(Stage):
     Reasons: `empty_text` (nothing but whitespace)."""
 
     name: ClassVar[str] = "split_sentences"
-    derives_records: ClassVar[bool] = True
 
     script: str | None = None
     max_chars: int | None = None
