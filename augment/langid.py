@@ -113,6 +113,9 @@ class LanguageIdentifier:
         except AugkitError as error:
             raise AugkitError(f"{self.path}: {error}") from error
         self.labels = tuple(self._codes[label] for label in raw_labels)
+        # Codes whose label named no script (lid.176's `zh` covers Simplified and Traditional).
+        self.scriptless = frozenset(code for label, code in self._codes.items()
+                                    if "_" not in label.removeprefix(LABEL_PREFIX).replace("-", "_"))
 
     def __reduce__(self):
         # fastText models do not pickle; worker processes (and Ray) reload from the path.
@@ -249,6 +252,17 @@ class LanguageFilter:
         self.target = next(iter(self.thresholds)) if len(self.thresholds) == 1 else None
         if verifier is not None and self.target not in verifier.labels:
             raise AugkitError(f"{verifier.path}: the verifier has no label for {self.target}")
+        # The threshold of each model label that counts as an accepted language: the same code, or,
+        # for a label without a script, the same language (lid.176's `zh` accepts `zho_Hant`).
+        self._threshold_of: dict[str, float] = {}
+        for code in self.identifier.labels:
+            for language, threshold in self.thresholds.items():
+                if code == language or (code in self.identifier.scriptless
+                                        and code.split("_")[0] == language.split("_")[0]):
+                    self._threshold_of[code] = threshold
+        if not self._threshold_of and verifier is None:
+            raise AugkitError(f"{self.identifier.path}: the model has no label for {', '.join(self.thresholds)}, "
+                              f"so the filter would drop every text")
 
     @classmethod
     def for_target(cls, language: str, *, identifier: LanguageIdentifier | None = None, k: int = 3) -> LanguageFilter:
@@ -277,18 +291,20 @@ class LanguageFilter:
 
     def _general_accepts(self, scores: list[tuple[str, float]]) -> bool:
         language, probability = scores[0]
-        return language in self.thresholds and probability >= self.thresholds[language]
+        threshold = self._threshold_of.get(language)
+        return threshold is not None and probability >= threshold
 
     def _vetoed(self, scores: list[tuple[str, float]]) -> bool:
         language, probability = scores[0]
-        return self.veto_threshold is not None and language != self.target and probability >= self.veto_threshold
+        return (self.veto_threshold is not None and language not in self._threshold_of
+                and probability >= self.veto_threshold)
 
     def _decide_general(self, scores: list[tuple[str, float]]) -> Decision:
         if not scores:
             return Decision(False, "no_language", scores, None)
         if self._general_accepts(scores):
             return Decision(True, None, scores, None)
-        reason = "low_confidence" if scores[0][0] in self.thresholds else "wrong_language"
+        reason = "low_confidence" if scores[0][0] in self._threshold_of else "wrong_language"
         return Decision(False, reason, scores, None)
 
     def _decide_verified(self, scores: list[tuple[str, float]], verifier_score: float | None) -> Decision:

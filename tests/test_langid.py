@@ -73,7 +73,7 @@ def test_lid176_iso639_1_labels_are_flores_codes(general):
 
 
 def test_glotlid_style_labels_are_normalised(tiny_model):
-    assert set(tiny_model.labels) == {"mlt_Latn", "eng_Latn"}
+    assert set(tiny_model.labels) == {"mlt_Latn", "eng_Latn"} and tiny_model.scriptless == frozenset()
 
 
 def test_missing_or_broken_model_is_a_clear_error(tmp_path):
@@ -219,7 +219,17 @@ def test_recommended_configuration_and_signature():
     assert LanguageFilter.for_target("mt").decide([MALTESE[2]])[0].keep
 
 
+def test_a_label_without_script_accepts_every_script_of_its_language(general):
+    # lid.176 says `zh` for Simplified and Traditional alike; it comes back as zho_Hans.
+    traditional = "這是一個關於西藏歷史和文化的句子。"
+    assert general.predict([traditional], k=1)[0][0][0] == "zho_Hans" and "zho_Hans" in general.scriptless
+    assert LanguageFilter("zho_Hant", identifier=general).decide([traditional])[0].keep
+    assert not LanguageFilter("zho_Hant", identifier=general).decide([ENGLISH[0]])[0].keep
+
+
 def test_filter_configuration_errors(general, tiny_model):
+    with pytest.raises(AugkitError, match="no label for nav_Latn, so the filter would drop every text"):
+        LanguageFilter("nav", identifier=general)
     with pytest.raises(AugkitError, match="within"):
         LanguageFilter({"mt": 1.5}, identifier=general)
     with pytest.raises(AugkitError, match="exactly one language"):
