@@ -37,10 +37,10 @@ def test_exact_scope_by_source_keeps_one_per_source():
     assert DedupExact(casefold=False).process(records(("a:1", "X", "a"), ("a:2", "x", "a"))).dropped == []
 
 
-@pytest.mark.parametrize("bad", [{"scope": "everywhere"}, {"prefer_sources": "a"}, {"threshold": 0},
+@pytest.mark.parametrize("bad", [{"scope": "everywhere"}, {"prefer_sources": "a"}, {"casefold": "no"}, {"threshold": 0},
                                  {"ngram": 0}, {"num_perm": 1.5}, {"seed": "1"}])
 def test_dedup_configuration_errors(bad):
-    name = "dedup_exact" if set(bad) <= {"scope", "prefer_sources"} else "dedup_near"
+    name = "dedup_exact" if set(bad) <= {"scope", "prefer_sources", "casefold"} else "dedup_near"
     with pytest.raises(AugkitError, match=name):
         build_stage({"stage": name, **bad})
 

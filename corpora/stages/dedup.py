@@ -2,11 +2,11 @@
 
 Both compare a *key text*: NFKC, case-folded (unless `casefold: false`), optionally without
 punctuation and symbols, whitespace collapsed. A parallel record's key covers all its sides (`text`
-and every `meta["translations"]` entry), so two pairs that share one side only are not duplicates. Both are global stages keyed by scope (see
-`KeyedGlobalStage`), and both choose the representative without looking at the order of records:
-the record whose `source` comes first in `prefer_sources` (sources not listed come after all listed
-ones), then the record with the smallest id in natural order (`s:9` before `s:10`). Every dropped
-record names its representative in `meta["duplicate_of"]`.
+and every `meta["translations"]` entry), so two pairs that share one side only are not duplicates.
+Both are global stages keyed by scope (see `KeyedGlobalStage`), and both choose the representative
+without looking at the order of records: the record whose `source` comes first in `prefer_sources`
+(sources not listed come after all listed ones), then the record with the smallest id in natural
+order (`s:9` before `s:10`). Every dropped record names its representative in `meta["duplicate_of"]`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class _DedupConfig:
     def __post_init__(self):
         if self.scope not in _SCOPES:
             raise ValueError(f"scope must be one of {', '.join(_SCOPES)}, not {self.scope!r}")
+        for key in ("casefold", "ignore_punctuation"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be true or false, not {getattr(self, key)!r}")
         if isinstance(self.prefer_sources, str) or not all(isinstance(s, str) for s in self.prefer_sources):
             raise ValueError(f"prefer_sources must be a list of source names, not {self.prefer_sources!r}")
         object.__setattr__(self, "prefer_sources", tuple(self.prefer_sources))
