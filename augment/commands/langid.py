@@ -171,9 +171,7 @@ def _print_top1(metrics: dict) -> None:
 
 
 def _filter_metrics(language_filter, datasets) -> dict:
-    target = next(iter(language_filter.thresholds)) if len(language_filter.thresholds) == 1 else None
-    if target is None:
-        raise AugkitError("--target names one language")
+    target = language_filter.target
     rows = []
     for code, texts in datasets:
         accepted = sum(decision.keep for decision in language_filter.decide(texts))
