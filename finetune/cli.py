@@ -40,6 +40,8 @@ def _training_options(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--max-steps", type=int, help="-1: train for --epochs")
     parser.add_argument("--epochs", type=float)
     parser.add_argument("--eval-every", type=int, help="held-out evaluation (and checkpoint) every N steps")
+    parser.add_argument("--eval-limit", type=int,
+                        help="evaluate on at most N held-out blocks/examples, spread evenly (CPU budgets)")
     parser.add_argument("--early-stopping", type=int, dest="early_stopping_patience", metavar="PATIENCE")
     parser.add_argument("--gradient-checkpointing", action="store_const", const=True)
     parser.add_argument("--resume", action="store_const", const=True, help="continue from the last checkpoint")
@@ -78,7 +80,7 @@ def _overrides(args) -> dict:
 
     keys = ("model", "data", "eval_data", "heldout_fraction", "output", "seed", "tokenizer", "block_size",
             "batch_size", "gradient_accumulation", "learning_rate", "schedule", "warmup_ratio", "max_steps",
-            "epochs", "eval_every", "early_stopping_patience", "gradient_checkpointing", "resume", "dtype",
+            "epochs", "eval_every", "eval_limit", "early_stopping_patience", "gradient_checkpointing", "resume", "dtype",
             "text_field", "prompt_field", "response_field", "prompt_template", "packing")
     values = {key: getattr(args, key, None) for key in keys}
     if args.tiny:

@@ -50,7 +50,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
 
         raise AugkitError(f"block size {config.block_size} exceeds the model's {max_positions} positions")
     train_blocks, packing = data.pack_blocks(tokenizer, train_texts, config.block_size)
-    eval_blocks, _ = data.pack_blocks(tokenizer, eval_texts, config.block_size)
+    eval_blocks = data.evenly(data.pack_blocks(tokenizer, eval_texts, config.block_size)[0], config.eval_limit)
 
     # 4. Train: schedule with warm-up, held-out evaluation every `eval_every` steps, checkpoints,
     #    optional early stopping and resume.

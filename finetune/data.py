@@ -12,9 +12,9 @@ Record kinds:
 - messages: a `messages` list of `{"role", "content"}` dicts (chat), used by SFT.
 A record missing the field its command needs is an error naming the file and line, never skipped.
 
-Packing (`pack_blocks`): texts are tokenised, joined with the end-of-text token and cut into blocks
-of `block_size`; only the last block is padded, so the non-padding fraction is reported and is
-normally above 99% (`PackingStats`). `pad_examples` is the un-packed baseline the benchmark
+Packing (`pack_blocks`): texts are tokenised into one int32 stream, joined with the end-of-text
+token, and cut into blocks of `block_size` on access (`PackedBlocks`); only the last block is
+padded, so the non-padding fraction is reported and is normally above 99% (`PackingStats`). `pad_examples` is the un-packed baseline the benchmark
 compares against (one text per row, truncated, padded to the longest in its batch).
 """
 
@@ -185,29 +185,63 @@ class PackingStats:
                 "non_padding_fraction": round(self.non_padding_fraction, 6)}
 
 
-def pack_blocks(tokenizer, texts: Sequence[str], block_size: int) -> tuple[list[dict[str, list[int]]], PackingStats]:
+class PackedBlocks:
+    """Fixed-length causal-LM examples over one token stream (int32, 4 bytes a token), built on access.
+
+    A sequence of dicts (input_ids, attention_mask, labels as lists), so the Trainer, a DataLoader
+    or a plain loop can use it; only the last block has padding (label -100, attention 0).
+    """
+
+    def __init__(self, stream, block_size: int, pad_token_id: int):
+        self.stream, self.block_size, self.pad_token_id = stream, block_size, pad_token_id
+
+    def __len__(self) -> int:
+        return -(-len(self.stream) // self.block_size)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        chunk = self.stream[index * self.block_size:(index + 1) * self.block_size].tolist()
+        padding = self.block_size - len(chunk)
+        return {
+            "input_ids": chunk + [self.pad_token_id] * padding,
+            "attention_mask": [1] * len(chunk) + [0] * padding,
+            "labels": chunk + [IGNORE_INDEX] * padding,
+        }
+
+
+def pack_blocks(tokenizer, texts: Sequence[str], block_size: int, batch: int = 2000) -> tuple[PackedBlocks, PackingStats]:
     """Causal-LM examples: texts joined by end-of-text and cut into `block_size` blocks.
 
     Attention crosses text boundaries inside a block, as in standard pre-training packing; the
-    end-of-text token tells the model where a text stops. Only the last block is padded (label -100).
+    end-of-text token tells the model where a text stops. Texts are tokenised `batch` at a time
+    into an int32 stream, so a corpus of tens of millions of tokens stays small in memory.
     """
+    import numpy as np
+
     if block_size < 2:
         raise AugkitError(f"block size must be at least 2, got {block_size}")
     separator = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
-    stream: list[int] = []
-    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
-        stream.extend(ids)
-        stream.append(separator)
-    blocks = []
-    for start in range(0, len(stream), block_size):
-        chunk = stream[start:start + block_size]
-        padding = block_size - len(chunk)
-        blocks.append({
-            "input_ids": chunk + [tokenizer.pad_token_id] * padding,
-            "attention_mask": [1] * len(chunk) + [0] * padding,
-            "labels": chunk + [IGNORE_INDEX] * padding,
-        })
+    parts = []
+    for start in range(0, len(texts), batch):
+        encoded = tokenizer(list(texts[start:start + batch]), add_special_tokens=False)["input_ids"]
+        parts.append(np.fromiter((t for ids in encoded for t in (*ids, separator)), dtype=np.int32))
+    stream = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    blocks = PackedBlocks(stream, block_size, tokenizer.pad_token_id)
     return blocks, PackingStats(len(texts), len(stream), len(blocks), block_size)
+
+
+def evenly(items: Sequence, limit: int | None) -> Sequence:
+    """At most `limit` items spread evenly over `items` (`items` itself when limit is None)."""
+    if limit is None or len(items) <= limit:
+        return items
+    if limit < 1:
+        raise AugkitError(f"evaluation limit must be at least 1, got {limit}")
+    return [items[i * len(items) // limit] for i in range(limit)]
 
 
 def pad_examples(tokenizer, texts: Sequence[str], block_size: int) -> list[dict[str, list[int]]]:

@@ -51,6 +51,7 @@ class TrainConfig:
     # Evaluation, early stopping, checkpoints.
     eval_every: int = 50
     eval_batch_size: int = 8
+    eval_limit: int | None = None  # at most this many held-out blocks (CPT) / examples (SFT), spread evenly
     early_stopping_patience: int | None = None  # evaluations without improvement before stopping
     save_total_limit: int = 2
     resume: bool = False  # continue from the last checkpoint in <output>/checkpoints

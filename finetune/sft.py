@@ -128,6 +128,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
     if dropped:
         with open(output / "sft_dropped.jsonl", "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in dropped)
+    eval_examples = data.evenly(eval_examples, config.eval_limit)
     if not train_examples or not eval_examples:
         from augment.errors import AugkitError
 
