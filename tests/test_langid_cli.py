@@ -112,3 +112,8 @@ def test_train_needs_two_languages(augkit, labelled, tmp_path, capsys):
     maltese, _ = labelled
     assert augkit(["langid", "train", "--data", f"mt={maltese}", "--output", str(tmp_path / "m.ftz")]) == 2
     assert "at least two languages" in capsys.readouterr().err
+
+
+def test_langid_is_registered_in_the_augkit_cli():
+    args = cli.build_parser().parse_args(["langid", "predict", "--input", "-", "--target", "mt"])
+    assert args.func.__module__ == "augment.commands.langid" and args.target == "mt"
