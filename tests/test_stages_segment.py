@@ -48,6 +48,17 @@ def test_split_sentences_derives_records_with_offsets_parents_and_doc():
     assert output.kept[2] is tokens and output.kept[3] is conllu
 
 
+def test_abbreviations_do_not_end_sentences():
+    text = "Il-Prof. Borg u Dr. Vella iltaqgħu. Ara Art. 5. Mr. X. Spiċċa."
+    assert [text[a:b] for a, b in sentence_spans(text, "Latn", ("Prof", "Dr", "Art", "Mr"))] == [
+        "Il-Prof. Borg u Dr. Vella iltaqgħu.", "Ara Art. 5.", "Mr. X.", "Spiċċa."]
+    stage = SplitSentences()
+    assert len(stage.process([{"id": "x", "text": "Is-Sur. Borg wasal. Tard!", "lang": "mt"}]).kept) == 2
+    assert len(SplitSentences(abbreviations=[]).process([{"id": "x", "text": "Is-Sur. Borg.", "lang": "mt"}]).kept) == 2
+    with pytest.raises(AugkitError, match="abbreviations"):
+        build_stage({"stage": "split_sentences", "abbreviations": "Dr"})
+
+
 def test_max_chars_cuts_unpunctuated_text_at_whitespace():
     record = {"id": "p", "text": "قال الملك   للوزير اذهب\nالى المدينة. ثم عاد", "lang": "ar"}
     output = SplitSentences(max_chars=12).process([record])

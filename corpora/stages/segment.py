@@ -32,13 +32,20 @@ _NON_SPACE = re.compile(r"\S")
 _SPACE = re.compile(r"\s")
 
 
-def sentence_spans(text: str, script: str) -> list[tuple[int, int]]:
+# Titles and references after which a full stop does not end a sentence (Maltese, English, Italian).
+DEFAULT_ABBREVIATIONS = ("Dr", "Mr", "Mrs", "Ms", "Prof", "Sr", "Jr", "St", "Sur", "Onor", "Art", "Nru", "Vol")
+_WORD_BEFORE = regex.compile(r"(\w+)$")
+
+
+def sentence_spans(text: str, script: str, abbreviations: tuple[str, ...] = ()) -> list[tuple[int, int]]:
     """`(start, end)` of each sentence of `text`, without surrounding whitespace, in order.
 
+    A single full stop right after one of `abbreviations` (`Dr.`) does not end a sentence.
     Only whitespace lies outside the spans: joining `text[start:end]` with the gaps between them gives
     back `text` exactly."""
     pattern = _SENTENCE_END.get(script, _ANY_SENTENCE_END)
-    cuts = [match.end() for match in pattern.finditer(text)]
+    cuts = [match.end() for match in pattern.finditer(text)
+            if not (match.group() == "." and _after_abbreviation(text, match.start(), abbreviations))]
     spans = []
     start = 0
     for end in [*cuts, len(text)]:
@@ -50,6 +57,11 @@ def sentence_spans(text: str, script: str) -> list[tuple[int, int]]:
             spans.append((first.start(), last))
         start = end
     return spans
+
+
+def _after_abbreviation(text: str, position: int, abbreviations: tuple[str, ...]) -> bool:
+    word = _WORD_BEFORE.search(text, max(0, position - 20), position)
+    return word is not None and word.group(1) in abbreviations
 
 
 def cut_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
@@ -97,15 +109,21 @@ class SplitSentences(Stage):
     script: ISO 15924 code; None takes it from each record's `lang`.
     max_chars: None, or the longest piece: a longer sentence (classical Arabic prose has almost no
       punctuation) is cut at the last whitespace that fits (see `cut_long`).
+    abbreviations: words after which a single full stop does not end a sentence (case-sensitive,
+      without the stop); default `DEFAULT_ABBREVIATIONS` (Dr, Mr, Prof, Sur, Onor, Art, Nru, ...).
     Reasons: `empty_text` (nothing but whitespace)."""
 
     name: ClassVar[str] = "split_sentences"
 
     script: str | None = None
     max_chars: int | None = None
+    abbreviations: tuple[str, ...] = DEFAULT_ABBREVIATIONS
 
     def __post_init__(self):
         check_script(self.script)
+        if isinstance(self.abbreviations, str) or not all(isinstance(a, str) and a for a in self.abbreviations):
+            raise ValueError(f"abbreviations must be a list of words, not {self.abbreviations!r}")
+        object.__setattr__(self, "abbreviations", tuple(self.abbreviations))
         if self.max_chars is not None and (
             isinstance(self.max_chars, bool) or not isinstance(self.max_chars, int) or self.max_chars < 1
         ):
@@ -118,7 +136,7 @@ class SplitSentences(Stage):
                 kept.append(record)
                 continue
             text = record.get("text") or ""
-            spans = sentence_spans(text, record_script(record, self.script))
+            spans = sentence_spans(text, record_script(record, self.script), self.abbreviations)
             if self.max_chars is not None:
                 spans = [piece for start, end in spans for piece in cut_long(text, start, end, self.max_chars)]
             if not spans:
