@@ -65,12 +65,15 @@ def run(config: TrainConfig) -> dict[str, Any]:
     )
     if config.gradient_checkpointing:
         model.config.use_cache = False
-    train_metrics = trainer.train(resume_from_checkpoint=recipe.resume_checkpoint(config)).metrics
+    checkpoint = recipe.resume_checkpoint(config)
+    train_metrics = trainer.train(resume_from_checkpoint=checkpoint).metrics
     history = recipe.eval_history(trainer)  # before the final evaluation, which would repeat the last step
     final_eval = trainer.evaluate()
 
     # 5. Save the (LoRA-merged) model and the report.
-    tokens_seen = trainer.state.global_step * config.batch_size * config.gradient_accumulation * config.block_size
+    tokens_per_step = config.batch_size * config.gradient_accumulation * config.block_size
+    tokens_seen = trainer.state.global_step * tokens_per_step
+    steps_this_run = trainer.state.global_step - recipe.checkpoint_step(checkpoint)
     report = {
         "command": "cpt",
         "model": config.model,
@@ -80,7 +83,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
         "steps": trainer.state.global_step,
         "tokens_trained": tokens_seen,
         "train_seconds": round(train_metrics["train_runtime"], 3),
-        "tokens_per_second": round(tokens_seen / max(train_metrics["train_runtime"], 1e-9), 1),
+        "tokens_per_second": round(steps_this_run * tokens_per_step / max(train_metrics["train_runtime"], 1e-9), 1),
         "eval_loss_before": history[0]["eval_loss"] if history else None,
         "eval_loss_after": final_eval["eval_loss"],
         "eval_perplexity_after": math.exp(min(final_eval["eval_loss"], 50.0)),

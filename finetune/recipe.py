@@ -182,6 +182,11 @@ def resume_checkpoint(config: TrainConfig) -> str | None:
     return last
 
 
+def checkpoint_step(checkpoint: str | None) -> int:
+    """The global step a run resumed from (0 for a fresh run): `.../checkpoint-600` -> 600."""
+    return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
+
+
 def eval_history(trainer) -> list[dict[str, float]]:
     return [{"step": entry["step"], "eval_loss": entry["eval_loss"]}
             for entry in trainer.state.log_history if "eval_loss" in entry]

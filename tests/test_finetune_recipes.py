@@ -133,3 +133,4 @@ def test_packing_is_dense_and_padding_is_masked():
     padded = last["attention_mask"].count(0)
     assert last["labels"][len(last["labels"]) - padded:] == [-100] * padded
     assert sum(b["attention_mask"].count(1) for b in blocks) == stats.tokens
+    assert data.evenly(list(range(10)), 3) == [0, 3, 6] and data.evenly(blocks, None) is blocks
