@@ -74,3 +74,16 @@ def test_filters_do_not_change_inputs():
     FilterScript().process([record])
     FilterLength(min_chars=1).process([record])
     assert record == {"id": "a", "text": "abc", "lang": "mt", "meta": {}}
+
+
+def test_parallel_records_are_checked_on_every_side():
+    def pair(record_id, bo, en):
+        return {"id": record_id, "text": bo, "lang": "bod_Tibt", "meta": {"translations": {"eng_Latn": en}}}
+
+    batch = [pair("ok", "བཀྲ་ཤིས་བདེ་ལེགས།", "Good luck."), pair("short_en", "བཀྲ་ཤིས་བདེ་ལེགས།", "Hi"),
+             pair("untranslated", "བཀྲ་ཤིས་བདེ་ལེགས།", "བཀྲ་ཤིས་བདེ་ལེགས།"), pair("empty_en", "བཀྲ་ཤིས།", ".")]
+    assert reasons(FilterLength(min_chars=3).process(batch)) == {"short_en": "too_few_chars", "empty_en": "too_few_chars"}
+    output = FilterScript().process(batch)
+    assert reasons(output) == {"untranslated": "wrong_script", "empty_en": "no_letters"}
+    assert [r["meta"]["script_share"] for r in output.kept] == [1.0, 1.0]
+    assert output.dropped[0][0]["meta"]["script_share"] == 0.0

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import regex
 
+from augment.languages import script as language_script
 from corpora.stage import Record, Stage, StageOutput, register
 from corpora.stages.common import check_script, record_script, record_text, script_property, with_meta
 
@@ -27,7 +28,8 @@ class FilterLength(Stage):
 
     Characters are code points of `text` (tokens joined by spaces). Words are runs of letters, marks
     and digits, except that every Han character is a word and Tibetan syllables are words (see
-    `count_words`); a token record counts its tokens.
+    `count_words`); a token record counts its tokens. A parallel record is checked on every side
+    (`text` and each `meta["translations"]` entry) and dropped for the first side out of bounds.
     Reasons: `too_few_chars`, `too_many_chars`, `too_few_words`, `too_many_words`."""
 
     name: ClassVar[str] = "filter_length"
@@ -61,7 +63,16 @@ class FilterLength(Stage):
         return StageOutput(kept=kept, dropped=dropped)
 
     def _reason(self, record: Record) -> str | None:
-        text = record_text(record)
+        if record.get("text") is None:
+            return self._side_reason(record_text(record), len(record["tokens"]))
+        for side in [record["text"], *_translations(record).values()]:
+            reason = self._side_reason(side, None)
+            if reason is not None:
+                return reason
+        return None
+
+    def _side_reason(self, text: str, words: int | None) -> str | None:
+        """Why `text` is out of bounds, or None; `words` is given for token records."""
         chars = len(text)
         if self.min_chars is not None and chars < self.min_chars:
             return "too_few_chars"
@@ -69,12 +80,17 @@ class FilterLength(Stage):
             return "too_many_chars"
         if self.min_words is None and self.max_words is None:
             return None
-        words = len(record["tokens"]) if record.get("text") is None else count_words(text)
+        words = count_words(text) if words is None else words
         if self.min_words is not None and words < self.min_words:
             return "too_few_words"
         if self.max_words is not None and words > self.max_words:
             return "too_many_words"
         return None
+
+
+def _translations(record: Record) -> dict[str, str]:
+    """The other sides of a parallel record, `{FLORES code: text}` (empty for monolingual records)."""
+    return (record.get("meta") or {}).get("translations") or {}
 
 
 # Letters and script-specific marks (Tibetan subjoined consonants and vowel signs are marks); the
@@ -91,7 +107,9 @@ class FilterScript(Stage):
     subjoined consonants and vowel signs); the script-neutral marks (Arabic harakat, combining
     accents), digits, punctuation and spaces are not counted, so diacritics and digits do not move
     the share. The script is looked up
-    with the Unicode Script property (Hans/Hant/Jpan -> Han). The share is kept in
+    with the Unicode Script property (Hans/Hant/Jpan -> Han). A parallel record is checked on every
+    side, each `meta["translations"]` entry against its own language's script (a misaligned or
+    untranslated side shows up here). The share (the smallest over the sides) is kept in
     `meta["script_share"]`.
 
     script: ISO 15924 code; None takes it from each record's `lang`.
@@ -115,19 +133,24 @@ class FilterScript(Stage):
     def process(self, batch: list[Record]) -> StageOutput:
         kept, dropped = [], []
         for record in batch:
-            text = record_text(record)
-            letters = len(_LETTER.findall(text))
-            if letters == 0:
+            sides = [(record_text(record), record_script(record, self.script))]
+            sides += [(text, language_script(code)) for code, text in _translations(record).items()]
+            shares = [_share(text, script) for text, script in sides]
+            if None in shares:
                 dropped.append((record, "no_letters"))
                 continue
-            in_script = len(_script_pattern(record_script(record, self.script)).findall(text))
-            share = in_script / letters
-            marked = with_meta(record, script_share=share)
-            if share >= self.min_share:
+            marked = with_meta(record, script_share=min(shares))
+            if min(shares) >= self.min_share:
                 kept.append(marked)
             else:
                 dropped.append((marked, "wrong_script"))
         return StageOutput(kept=kept, dropped=dropped)
+
+
+def _share(text: str, script: str) -> float | None:
+    """Share of the letters of `text` that are in `script`; None when it has no letters."""
+    letters = len(_LETTER.findall(text))
+    return len(_script_pattern(script).findall(text)) / letters if letters else None
 
 
 @cache
