@@ -17,7 +17,8 @@ API:
         friends never change the line count.
     write_lines(path, lines) -> int
     read_table(path, fmt, errors="strict", stats=None) -> Table   (jsonl, csv, tsv, parquet)
-        `Table.columns` (in file order) and `Table.rows` (list of dicts).
+        `Table.columns` (in file order) and `Table.rows` (list of dicts), all in memory.
+    iter_jsonl(path, errors="strict", stats=None) -> Iterator[(line number, dict)]   (streaming)
     write_table(path, fmt, table) -> int
     read_conllu(path, errors="strict", stats=None) -> Iterator[ConlluSentence]
     write_conllu(path, sentences) -> int
@@ -214,9 +215,8 @@ def write_table(path, fmt: str, table: Table) -> int:
     raise AugkitError(f"format {fmt!r} is not a table; table formats: {', '.join(TABLE_FORMATS)}")
 
 
-def _read_jsonl(path, errors, stats) -> Table:
-    columns: dict[str, None] = {}
-    rows = []
+def iter_jsonl(path, errors: str = "strict", stats: DecodeStats | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSON Lines file, streaming."""
     for number, text in _raw_lines(path, errors, stats, keepends=False):
         if not text.strip():
             continue
@@ -226,6 +226,13 @@ def _read_jsonl(path, errors, stats) -> Table:
             raise InputError(_display(path), f"invalid JSON: {error.msg} (column {error.colno})", line=number) from None
         if not isinstance(row, dict):
             raise InputError(_display(path), f"expected a JSON object, got {type(row).__name__}", line=number)
+        yield number, row
+
+
+def _read_jsonl(path, errors, stats) -> Table:
+    columns: dict[str, None] = {}
+    rows = []
+    for _, row in iter_jsonl(path, errors, stats):
         columns.update(dict.fromkeys(row))
         rows.append(row)
     return Table(list(columns), rows)

@@ -171,6 +171,17 @@ def test_error_paths_are_one_line_exit_2(tmp_path, capsys, monkeypatch, argv, me
     assert len(err.strip().splitlines()) == 1
 
 
+def test_jsonl_streams_and_names_the_row_that_lacks_the_column(tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "a", "text_chartx": "old", "n": 1}\n\n{"n": 2}\n', encoding="utf-8")
+    code, out, err = run(["transliterate", "-i", str(source)], capsys)
+    assert code == 2 and out == ""
+    assert f"{source}:3: no column 'text'; columns: n" in err
+    source.write_text('{"text": "a", "text_chartx": "old", "n": 1}\n', encoding="utf-8")
+    code, out, _ = run(["transliterate", "-q", "-i", str(source)], capsys)
+    assert code == 0 and out == '{"text": "a", "text_chartx": "a", "n": 1}\n'
+
+
 def test_bad_jsonl_and_bad_cell_types_name_the_line(tmp_path, capsys):
     source = tmp_path / "in.jsonl"
     source.write_text('{"text": "a"}\n{"text": 3}\n', encoding="utf-8")

@@ -51,6 +51,8 @@ def run(args) -> int:
         count, unit = _txt(transliterator, args, stats), "lines"
     elif fmt == "conllu":
         count, unit = _conllu(transliterator, args, stats), "sentences"
+    elif fmt == "jsonl":
+        count, unit = _jsonl(transliterator, args, stats), "rows"
     else:
         count, unit = _table(transliterator, args, fmt, stats), "rows"
     if not args.quiet:
@@ -106,7 +108,66 @@ def _conllu(transliterator, args, stats) -> int:
         return formats.write_conllu(args.output, outputs())
 
 
+def _check_values(path, column: str, values: list, numbers: list[int]) -> None:
+    for number, value in zip(numbers, values, strict=True):
+        if value is not None and not isinstance(value, str) and not (
+                isinstance(value, list) and all(isinstance(token, str) for token in value)):
+            raise InputError(path, f"row {number}: column {column!r} holds {type(value).__name__}; "
+                             "expected a string or a list of string tokens")
+
+
+def _transliterate_values(transliterator, values: list) -> list:
+    """Strings in text mode (batched), token lists in token mode, None kept."""
+    outputs = list(values)
+    texts = [i for i, value in enumerate(values) if isinstance(value, str)]
+    for i, output in zip(texts, transliterator.transliterate_many([values[i] for i in texts]), strict=True):
+        outputs[i] = output
+    for i, value in enumerate(values):
+        if isinstance(value, list):
+            outputs[i] = transliterator.transliterate_tokens(value)
+    return outputs
+
+
+def _with_column(row: dict, source: str, target: str, value) -> dict:
+    """`row` with `target` right after `source` (or replacing it)."""
+    if target == source:
+        return {**row, source: value}
+    result = {}
+    for name, cell in row.items():
+        if name != target:
+            result[name] = cell
+        if name == source:
+            result[target] = value
+    return result
+
+
+def _jsonl(transliterator, args, stats) -> int:
+    """Streams: rows are read, transliterated and written a batch at a time."""
+    import json
+
+    from augment import formats
+
+    column = args.column
+    target = column if args.replace else f"{column}_{transliterator.scheme.name}"
+    rows = formats.iter_jsonl(args.input, args.errors, stats)
+    with _progress(args, "rows") as bar:
+        def lines():
+            for batch in _batches(rows, BATCH_LINES):
+                for number, row in batch:
+                    if column not in row:
+                        raise InputError(args.input, f"no column {column!r}; columns: {', '.join(row) or '(none)'}",
+                                         line=number)
+                values = [row[column] for _, row in batch]
+                _check_values(args.input, column, values, [number for number, _ in batch])
+                for (_, row), output in zip(batch, _transliterate_values(transliterator, values), strict=True):
+                    yield json.dumps(_with_column(row, column, target, output), ensure_ascii=False)
+                bar.update(len(batch))
+
+        return formats.write_lines(args.output, lines())
+
+
 def _table(transliterator, args, fmt: str, stats) -> int:
+    """csv, tsv, parquet: read whole, then written whole."""
     from augment import formats
 
     table = formats.read_table(args.input, fmt, args.errors, stats)
@@ -115,26 +176,11 @@ def _table(transliterator, args, fmt: str, stats) -> int:
         raise InputError(args.input, f"no column {column!r}; columns: {', '.join(table.columns) or '(none)'}")
     target = column if args.replace else f"{column}_{transliterator.scheme.name}"
     values = [row.get(column) for row in table.rows]
-    for number, value in enumerate(values, start=1):
-        if value is not None and not isinstance(value, str) and not (
-                isinstance(value, list) and all(isinstance(token, str) for token in value)):
-            raise InputError(args.input, f"row {number}: column {column!r} holds {type(value).__name__}; "
-                             "expected a string or a list of string tokens")
-    texts = [i for i, value in enumerate(values) if isinstance(value, str)]
-    outputs: list = list(values)
+    _check_values(args.input, column, values, list(range(1, len(values) + 1)))
     with _progress(args, "rows") as bar:
-        for batch in _batches(texts, BATCH_LINES):
-            for i, output in zip(batch, transliterator.transliterate_many([values[i] for i in batch]), strict=True):
-                outputs[i] = output
-            bar.update(len(batch))
-        for i, value in enumerate(values):
-            if isinstance(value, list):
-                outputs[i] = transliterator.transliterate_tokens(value)
-                bar.update(1)
-    for row, output in zip(table.rows, outputs, strict=True):
-        row[target] = output
+        outputs = _transliterate_values(transliterator, values)
+        bar.update(len(values))
+    table.rows = [_with_column(row, column, target, output) for row, output in zip(table.rows, outputs, strict=True)]
     if target not in table.columns:
         table.columns.insert(table.columns.index(column) + 1, target)
-    # Rows keep their keys in the new column order, so jsonl output lists columns as the table does.
-    table.rows = [{name: row.get(name) for name in table.columns if name in row} for row in table.rows]
     return formats.write_table(args.output, fmt, table)
