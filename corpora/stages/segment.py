@@ -71,10 +71,13 @@ def cut_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int,
     spans = []
     while end - start > max_chars:
         fitting = [match.start() for match in _SPACE.finditer(text, start, start + max_chars + 1)]
-        following = fitting[-1:] or [match.start() for match in [_SPACE.search(text, start, end)] if match]
-        if not following:
-            break
-        space = following[0]
+        if fitting:
+            space = fitting[-1]
+        else:  # the first word alone is longer than max_chars: cut right after it
+            after = _SPACE.search(text, start, end)
+            if after is None:
+                break
+            space = after.start()
         last = space
         while text[last - 1].isspace():
             last -= 1
