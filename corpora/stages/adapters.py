@@ -1,5 +1,4 @@
-"""Stages around the `augment` components: transliterate, filter_langid, project_labels (translate
-joins them when the MT component lands).
+"""Stages around the `augment` components: transliterate, translate, filter_langid, project_labels.
 
 Each adapter is a thin frozen dataclass: the component is loaded lazily, once per process, from a
 cache keyed by the stage's settings (never pickled with the stage), so the same stage object runs
@@ -80,6 +79,100 @@ def _transliterator(scheme: str, normalize: str | None):
     from augment.transliterate import get_transliterator  # cached per (scheme, normalize)
 
     return get_transliterator(scheme, normalize)
+
+
+@register
+@dataclass(frozen=True)
+class Translate(Stage):
+    """Machine-translate records with CTranslate2 (`augment.translate`), with its output filters.
+
+    Each input gives one new record per hypothesis, id `<id>/<tgt>` (`#<n>` appended when
+    `num_hypotheses` > 1), `lang` = `tgt`, `meta["parents"]`, `meta["translation"]` (signature,
+    source) and the source side in `meta["translations"]`, so the pair can feed `format_sft`.
+    Text is split into sentences and re-joined; records with BIO `labels` are translated with
+    markers and their labels projected (augment.translate.markers). A token record without BIO
+    labels is translated as text and loses its tokens (UPOS does not carry over a translation).
+    A rejected translation is dropped with the filter's reason (`empty`, `copy`, `length_ratio`,
+    `repeated_ngrams`, `wrong_language`, `wrong_script`, `markers_lost`).
+
+    model: a CTranslate2 model folder, or a Hugging Face model (local folder, or hub id when online),
+      converted once into the cache. src, tgt: language codes.
+    quantization, device, beam_size, num_hypotheses, max_batch_tokens: as `augkit translate`.
+    language_check: `langid`, `script` or `none`; min_ratio, max_ratio, max_repeats: the filters.
+    cache: augkit's cache folder (converted models, the translation cache), default ~/.cache/augkit.
+    keep_original: keep the input record as well.
+    """
+
+    name: ClassVar[str] = "translate"
+    model: str = ""
+    src: str = ""
+    tgt: str = ""
+    quantization: str = "int8"
+    device: str = "auto"
+    beam_size: int = 4
+    num_hypotheses: int = 1
+    max_batch_tokens: int = 4096
+    language_check: str = "langid"
+    min_ratio: float = 0.2
+    max_ratio: float = 5.0
+    max_repeats: int = 3
+    cache: str | None = None
+    keep_original: bool = False
+
+    def __post_init__(self):
+        if not self.model or not self.src or not self.tgt:
+            raise ValueError("translate needs `model`, `src` and `tgt`")
+        object.__setattr__(self, "src", to_flores(self.src))
+        object.__setattr__(self, "tgt", to_flores(self.tgt))
+
+    def config(self) -> dict[str, Any]:
+        from augment.translate.models import prepare_model
+
+        # The model's content hash, not the loaded model: the parent process must not open the
+        # translation cache (an SQLite connection) before forking the workers.
+        files = prepare_model(self.model, quantization=self.quantization, cache=self.cache)
+        return {**dataclasses.asdict(self), "model_fingerprint": files.fingerprint[:16]}
+
+    def process(self, batch: list[Record]) -> StageOutput:
+        from augment.translate.filters import default_filters
+        from augment.translate.stream import translate_records
+
+        translator = _translator(self.model, self.src, self.tgt, self.quantization, self.device, self.beam_size,
+                                 self.num_hypotheses, self.max_batch_tokens, self.cache)
+        filters = default_filters(self.tgt, self.language_check, min_ratio=self.min_ratio,
+                                  max_ratio=self.max_ratio, max_repeats=self.max_repeats)
+        inputs = [_translatable(record) for record in batch]
+        kept = list(batch) if self.keep_original else []
+        dropped = []
+        results = translate_records(inputs, translator, filters=filters, window=max(1, len(inputs)))
+        for output, reason in results:
+            parent, _, hypothesis = output["id"].partition("#")
+            meta = {**output["meta"], "translations": {**output["meta"].get("translations", {}),
+                                                       self.src: output["meta"]["translation"]["source"]}}
+            meta.pop("parents", None)
+            record = derive(output, f"{parent}/{self.tgt}" + (f"#{hypothesis}" if hypothesis else ""), [parent],
+                            meta=meta)
+            (dropped.append((record, reason)) if reason else kept.append(record))
+        return StageOutput(kept, dropped)
+
+
+def _translatable(record: Record) -> Record:
+    """What augment.translate expects: `text` only when there is text; tokens only with BIO labels."""
+    if record.get("labels") is not None:
+        return {key: value for key, value in record.items() if key != "upos"}
+    if record.get("text") is None:
+        return {**{k: v for k, v in record.items() if k not in ("tokens", "upos")},
+                "text": " ".join(record.get("tokens") or [])}
+    return {key: value for key, value in record.items() if key not in ("tokens", "upos")}
+
+
+@lru_cache(maxsize=4)
+def _translator(model, src, tgt, quantization, device, beam_size, num_hypotheses, max_batch_tokens, cache):
+    from augment.translate import Decoding, Translator
+
+    return Translator(model, src, tgt, quantization=quantization, device=device, cache=cache,
+                      decoding=Decoding(beam_size=beam_size, num_hypotheses=num_hypotheses),
+                      max_batch_tokens=max_batch_tokens)
 
 
 @register
