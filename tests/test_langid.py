@@ -111,6 +111,13 @@ def test_empty_text_has_no_prediction_and_newlines_are_spaces(general):
     assert general.predict([]) == []
 
 
+def test_arabic_diacritics_do_not_change_the_prediction(general):
+    voweled = "ذَهَبَ الْوَلَدُ إِلَى الْمَدْرَسَةِ فِي الصَّبَاحِ الْبَاكِرِ مَعَ أَخِيهِ الصَّغِيرِ"
+    bare = "ذهب الولد إلى المدرسة في الصباح الباكر مع أخيه الصغير"
+    assert general.predict([voweled]) == general.predict([bare])
+    assert general.predict([voweled], k=1)[0][0][0] == "arb_Arab"
+
+
 def test_predict_rejects_a_bare_string_and_bad_k(general):
     with pytest.raises(TypeError):
         general.predict("hello")
