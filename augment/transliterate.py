@@ -16,7 +16,7 @@ so the output has exactly as many tokens as the input (for NER/POS data).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -91,7 +91,7 @@ class Transliterator:
             cache.clear()
             missing = set().union(*split)
         if missing:
-            cache.update(self._rewrite_words(list(missing)))
+            self._remember(list(missing))
         lookup = cache.__getitem__
         return postprocess_text_lines([" ".join(map(lookup, words)) for words in split], rule_set)
 
@@ -121,20 +121,19 @@ class Transliterator:
                 values[i] = self.transliterate_tokens(value)
         return {**batch, output_column or f"{column}_{self.scheme.name}": values}
 
-    def _rewrite_words(self, words: list[str]) -> Iterable[tuple[str, str]]:
-        """(word, output) for distinct whitespace-free words: the word's token rewrites joined by
+    def _remember(self, words: list[str]) -> None:
+        """Cache the outputs of distinct whitespace-free words: each word's token rewrites joined by
         spaces, with the post-processing steps that stay inside words."""
-        rule_set = self.scheme.postprocess
+        cache, rule_set = self._word_cache, self.scheme.postprocess
         if self.engine is None or not self.engine.batchable:
             rewrite = self._rewrite_token
-            return ((word, postprocess_words(" ".join(map(rewrite, tokenize(word))), rule_set)) for word in words)
+            cache.update((word, postprocess_words(" ".join(map(rewrite, tokenize(word))), rule_set)) for word in words)
+            return
         # One C-level pass per rule over each group of words, instead of one per token; neither
         # the rules nor postprocess_words ever match across the newlines between words.
-        pairs = []
         for group, plan in self.engine.partition("\n".join(words)):
             outputs = postprocess_words(self.engine.rewrite_marked(mark_lines(group), plan), rule_set)
-            pairs.extend(zip(group.split("\n"), outputs.split("\n"), strict=True))
-        return pairs
+            cache.update(zip(group.split("\n"), outputs.split("\n"), strict=True))
 
     def _token_transform(self, cache_size: int) -> Callable[[str], str]:
         """The memoised per-token rewrite of the scheme's transform."""
