@@ -1,8 +1,10 @@
 """Transliterate text or pre-tokenized sentences with a scheme (the Python API of `augkit transliterate`).
 
     >>> from augment import transliterate, Transliterator
-    >>> transliterate("الدَّار")
-    'iddar'
+    >>> transliterate("بِيَد")
+    'bijed'
+    >>> transliterate("الدَّار", normalize="arabic")   # typed text is NFC: vowel before shadda
+    'addar'
     >>> chartx = Transliterator("chartx", normalize="arabic")
     >>> chartx.transliterate_tokens(["بِيَد", "،"])
     ['bijed', ',']
