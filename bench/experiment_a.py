@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/experiment_a.py --config docs/experiments/expA/config.yaml [--dry-run]
         [--shared ../shared/data] [--work runs/expA] [--jobs 2]
-        [--sizes 100] [--seeds 1 2 3] [--schemes chartx morphtx] [--modes mix] [--no-crf]
+        [--sizes 100] [--seeds 1 2 3] [--schemes chartx morphtx] [--modes mix] [--models crf]
         [--table docs/experiments/expA/results.md]
 
 Reads top to bottom: prepare the data once (nested Maltese samples; the Arabic PUD tokens in every
@@ -112,8 +112,7 @@ def _write(path: Path, sentences, transliterator) -> Path:
 
 def plan(config: dict) -> list[Run]:
     runs = []
-    models = [config["model"]] + (["crf"] if config["crf"] else [])
-    for model in models:
+    for model in config["models"]:
         modes = [mode for mode in config["modes"] if model != "crf" or mode == "mix"]  # a CRF cannot chain stages
         for size in config["sizes"]:
             for seed in config["seeds"]:
@@ -208,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--schemes", nargs="+")
     parser.add_argument("--modes", nargs="+")
-    parser.add_argument("--no-crf", action="store_true")
+    parser.add_argument("--models", nargs="+", help="which of the config's model and crf to run (default: both)")
     parser.add_argument("--dry-run", action="store_true", help="validate config and data, print the runs, train nothing")
     parser.add_argument("--table", type=Path, help="write the Markdown table here (it is always printed)")
     args = parser.parse_args(argv)
@@ -223,8 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("sizes", "seeds", "schemes", "modes"):
         if getattr(args, key):
             config[key] = getattr(args, key)
-    if args.no_crf:
-        config["crf"] = False
+    config["models"] = args.models or [config["model"]] + (["crf"] if config["crf"] else [])
     runs = plan(config)
     if args.dry_run:
         from augment.schemes import load_scheme

@@ -285,10 +285,10 @@ def test_cli_classification_in_process(tmp_path, capsys):
     rng = random.Random(0)
     rows = [{"text": " ".join(rng.choice(words) for _ in range(4)), "label": label}
             for label, words in (("pos", ["tajjeb", "sabiħ", "grazzi"]), ("neg", ["ħażin", "ikrah", "le"]))
-            for _ in range(30)]
+            for _ in range(16)]
     train = _write_jsonl(tmp_path / "train.jsonl", rows)
     code = main(["train-task", "--task", "classification", "--model", "tiny-bert", "--train", train,
-                 "--eval", train, "--test", train, "--epochs", "6", "--lr", "3e-3", "--batch-size", "8",
+                 "--eval", train, "--test", train, "--epochs", "5", "--lr", "3e-3", "--batch-size", "8",
                  "--select-best", "--threads", "1", "--output", str(tmp_path / "run")])
     assert code == 0
     assert "macro_f1" in capsys.readouterr().out
