@@ -19,6 +19,7 @@ Protocol (docs/langid.md):
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -52,6 +53,31 @@ def best_rates(works: dict[str, object], count: int, rounds: int = 5) -> dict[st
             work()
             best[name] = min(best[name], time.perf_counter() - start)
     return {name: count / seconds for name, seconds in best.items()}
+
+
+def other_languages(shared: Path) -> list[tuple[str, str, list[str]]]:
+    """(data name, FLORES code, texts): every other language of the project's corpora, at most
+    2,000 texts each (a seeded sample of the jsonl files)."""
+
+    def jsonl_side(path: str, field: str) -> list[str]:
+        with open(shared / path, encoding="utf-8") as handle:
+            texts = [text for text in (json.loads(line)[field].strip() for line in handle) if text]
+        return build._sample(texts, 2000, build.SEED)
+
+    def conllu(language: str, path: str) -> list[str]:
+        return read_labelled(f"{language}={shared / path}")[1]
+
+    quran = [line.strip() for line in open(shared / "arabic" / "quran-simple.txt", encoding="utf-8") if line.strip()]
+    return [
+        ("tibetan/bo_en.jsonl `bo`", "bod_Tibt", jsonl_side("tibetan/bo_en.jsonl", "bo")),
+        ("tibetan/bo_en.jsonl `en`", "eng_Latn", jsonl_side("tibetan/bo_en.jsonl", "en")),
+        ("tibetan/bo_zh.jsonl `zh` (Traditional)", "zho_Hant", jsonl_side("tibetan/bo_zh.jsonl", "zh")),
+        ("arabic/ar_pud-ud-test", "arb_Arab", conllu("ar", "arabic/ar_pud-ud-test.conllu")),
+        ("arabic/quran-simple (diacritised)", "arb_Arab", build._sample(quran, 2000, build.SEED)),
+        ("chinese/zh_pud-ud-test", "zho_Hans", conllu("zh", "chinese/zh_pud-ud-test.conllu")),
+        ("english/en_pud-ud-test", "eng_Latn", conllu("en", "english/en_pud-ud-test.conllu")),
+        ("italian/it_pud-ud-test", "ita_Latn", conllu("it", "italian/it_pud-ud-test.conllu")),
+    ]
 
 
 def main() -> int:
@@ -127,7 +153,16 @@ def main() -> int:
         out.append(f"| {name} | " + " | ".join(f"{value:.2%}" for value in shares) + " |")
     out.append(f"\nRecommended signature: `{LanguageFilter.for_target('mt').signature()}`")
 
-    # 3. Throughput: batched multi-line prediction against one call per line, same model, same run.
+    # 3. The project's other languages: the recommended default (lid.176 alone, top-1 >= 0.5).
+    out.append("\n**Other project languages** (`LanguageFilter.for_target(code)`: lid.176.ftz alone, "
+               "top-1 = the language with p >= 0.5; share kept):\n")
+    out.append("| data | language | texts | kept |")
+    out.append("|---|---|---|---|")
+    for name, code, texts in other_languages(shared):
+        share = accepted_share(LanguageFilter.for_target(code, identifier=general), texts)
+        out.append(f"| {name} | {code} | {len(texts)} | {share:.2%} |")
+
+    # 4. Throughput: batched multi-line prediction against one call per line, same model, same run.
     texts = (test + italian + english) * 5
     language_filter = LanguageFilter.for_target("mt")
     rates = best_rates({
