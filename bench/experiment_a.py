@@ -197,6 +197,20 @@ def table(results: list[dict], config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_grid(runs: list[Run], config: dict, args: argparse.Namespace) -> list[dict]:
+    files = prepare_data(config, args.shared, args.work)
+    results = []
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [(run, pool.submit(execute, run, config, files, args.work)) for run in runs]
+        for done, (run, future) in enumerate(futures, start=1):
+            result = future.result()
+            results.append(result)
+            print(f"[{done}/{len(runs)} {time.perf_counter() - started:.0f}s] {run.name}: dev {result['dev_accuracy']:.4f} "
+                  f"test {result['test_accuracy']:.4f} ({result['seconds']}s)", flush=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("docs/experiments/expA/config.yaml"))
@@ -209,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+")
     parser.add_argument("--models", nargs="+", help="which of the config's model and crf to run (default: both)")
     parser.add_argument("--dry-run", action="store_true", help="validate config and data, print the runs, train nothing")
+    parser.add_argument("--collect", action="store_true",
+                        help="train nothing: tabulate every finished run under --work (several invocations' runs)")
     parser.add_argument("--table", type=Path, help="write the Markdown table here (it is always printed)")
     args = parser.parse_args(argv)
 
@@ -240,16 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(runs)} runs")
         return 0
 
-    files = prepare_data(config, args.shared, args.work)
-    results = []
-    started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [(run, pool.submit(execute, run, config, files, args.work)) for run in runs]
-        for done, (run, future) in enumerate(futures, start=1):
-            result = future.result()
-            results.append(result)
-            print(f"[{done}/{len(runs)} {time.perf_counter() - started:.0f}s] {run.name}: dev {result['dev_accuracy']:.4f} "
-                  f"test {result['test_accuracy']:.4f} ({result['seconds']}s)", flush=True)
+    if args.collect:
+        results = [json.loads(path.read_text()) for path in sorted((args.work / "runs").glob("**/result.json"))]
+    else:
+        results = run_grid(runs, config, args)
     markdown = table(results, config)
     print(markdown)
     if args.table:
