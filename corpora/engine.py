@@ -192,6 +192,12 @@ class StepDir:
         for shard in range(self.shards()):
             yield read_shard(self.data(shard))
 
+    def ids(self) -> list[str]:
+        import pyarrow.parquet as pq
+
+        return [value for shard in range(self.shards())
+                for value in pq.read_table(self.data(shard), columns=["id"]).column("id").to_pylist()]
+
 
 # --- per-shard work (runs in worker processes) -----------------------------------------------
 
@@ -403,20 +409,12 @@ class Build:
             return step_dir.tally()
         started = time.perf_counter()
         step_dir.prepare(resume=False)  # a global stage's partial output cannot be resumed
-        input_ids: list[str] = []
-
-        def read_batches() -> Iterator[list[Record]]:
-            first_pass = not input_ids
-            for batch in source_dir.records():
-                if first_pass:
-                    input_ids.extend(record["id"] for record in batch)
-                yield batch
-
+        input_ids = source_dir.ids()
         kept: list[Record] = []
         dropped: list[tuple[Record, str]] = []
         shard = 0
         returned = StageOutput([], [])
-        for output in step.run_stream(read_batches):
+        for output in step.run_stream(source_dir.records):
             kept.extend(output.kept)
             dropped.extend(output.dropped)
             # Only ids and parents are kept for the account, so memory stays at one shard of records.

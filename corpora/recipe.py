@@ -42,6 +42,16 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+class Reiterable:
+    """Batches that can be read more than once (each pass reads the shards again from disk)."""
+
+    def __init__(self, make: Callable[[], Iterable[list[Record]]]):
+        self.make = make
+
+    def __iter__(self) -> Iterator[list[Record]]:
+        return iter(self.make())
+
+
 @dataclass(frozen=True)
 class Step:
     """A configured stage at its place in the recipe, with its `apply_to` selector."""
@@ -71,14 +81,20 @@ class Step:
         return StageOutput(_in_input_order(batch, passed + output.kept), output.dropped)
 
     def run_stream(self, read_batches: Callable[[], Iterable[list[Record]]]) -> Iterator[StageOutput]:
-        """A global-view stage over every batch; bypassing records come first, in their order."""
+        """A global-view stage over every batch; bypassing records come first, in their order.
+
+        The stage gets a re-iterable view of the batches, so it may make two passes."""
         if not self.apply_to:
-            yield from self.stage.process_stream(read_batches())
+            yield from self.stage.process_stream(Reiterable(read_batches))
             return
         for batch in read_batches():
             yield StageOutput([record for record in batch if not self.selects(record)], [])
-        selected = ([record for record in batch if self.selects(record)] for batch in read_batches())
-        yield from self.stage.process_stream(selected)
+
+        def selected() -> Iterator[list[Record]]:
+            for batch in read_batches():
+                yield [record for record in batch if self.selects(record)]
+
+        yield from self.stage.process_stream(Reiterable(selected))
 
     def describe(self) -> dict[str, Any]:
         entry = {"step": self.index, "stage": self.stage.name, "config": self.stage.config()}

@@ -23,10 +23,12 @@ Rules the engine relies on (it checks them and fails the run, naming the stage, 
 - A stage with a field named `seed` that the recipe step leaves unset gets the recipe's seed.
 - Stages are picklable (they run in worker processes, and later under Ray Data's `map_batches`).
   Load heavy models lazily, in a cache keyed by the stage's config, never in `__init__`.
-- `process_stream` (optional, global-view stages only): see every record once, batch by batch in
+- `process_stream` (optional, global-view stages only): see every record batch by batch in
   canonical order, and yield outputs as you go, keeping only the state you need (hashes, MinHash
-  signatures) so memory does not grow with the corpus. The default collects the batches and calls
-  `process` once.
+  signatures) so memory does not grow with the corpus. The engine passes a re-iterable: each
+  `for batch in batches` reads the batches again, so a stage may make two passes (find each
+  duplicate class's representative, then emit). The outputs, concatenated, must equal what
+  `process` returns for all records at once. The default collects the batches and calls `process`.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class Stage:
         raise NotImplementedError
 
     def process_stream(self, batches: Iterable[list[Record]]) -> Iterator[StageOutput]:
-        """Global-view stages: all records, batch by batch; override to keep memory flat."""
+        """Global-view stages: all records, batch by batch (re-iterable); override to keep memory flat."""
         records = [record for batch in batches for record in batch]
         yield self.process(records)
 

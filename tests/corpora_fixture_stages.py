@@ -83,3 +83,20 @@ class CountAll(Stage):
 
     def process(self, batch: list[Record]) -> StageOutput:
         return StageOutput([{**record, "meta": {**record["meta"], "seen": len(batch)}} for record in batch], [])
+
+
+@_register
+@dataclass(frozen=True)
+class CountAllStreaming(Stage):
+    """CountAll in two passes over the re-iterable batches, emitting batch by batch."""
+
+    name: ClassVar[str] = "fixture_count_all_streaming"
+    global_view: ClassVar[bool] = True
+
+    def process(self, batch: list[Record]) -> StageOutput:
+        return StageOutput([{**record, "meta": {**record["meta"], "seen": len(batch)}} for record in batch], [])
+
+    def process_stream(self, batches):
+        total = sum(len(batch) for batch in batches)
+        for batch in batches:
+            yield StageOutput([{**record, "meta": {**record["meta"], "seen": total}} for record in batch], [])

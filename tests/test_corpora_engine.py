@@ -80,6 +80,16 @@ def test_apply_to_passes_other_records_through(tmp_path):
     assert [(stage["out"], stage["passed_through"]) for stage in manifest["stages"][1:]] == [(40, 40), (40, 0)]
 
 
+def test_a_streaming_global_stage_reads_the_shards_twice_and_matches_process(tmp_path):
+    streaming = load_recipe(write_recipe(tmp_path, "  - {stage: fixture_count_all_streaming, apply_to: {lang: mt}}\n"))
+    collected = load_recipe(write_recipe(tmp_path, "  - {stage: fixture_count_all, apply_to: {lang: mt}}\n"))
+    assert streaming.steps[0].stage.name == "fixture_count_all_streaming"
+    build(streaming, tmp_path / "streaming", log=quiet)
+    build(collected, tmp_path / "collected", log=quiet)
+    assert (tmp_path / "streaming/data/all-00000.jsonl").read_bytes() == \
+        (tmp_path / "collected/data/all-00000.jsonl").read_bytes()
+
+
 def test_completed_stages_are_cached_and_a_changed_stage_recomputes_downstream(tmp_path):
     recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n  - {stage: fixture_count_all}\n")
     lines: list[str] = []
