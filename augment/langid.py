@@ -115,6 +115,9 @@ class LanguageIdentifier:
             self._model = fasttext.load_model(str(self.path))
         except ValueError as error:
             raise AugkitError(f"{self.path}: not a fastText model ({error})") from error
+        if self._model.f.getArgs().model.name != "supervised":
+            raise AugkitError(f"{self.path}: a fastText word-vector model, not a classifier; a language-ID "
+                              f"model is trained with `fasttext supervised` (or `augkit langid train`)")
         raw_labels = self._model.get_labels()
         try:
             self._codes = {label: to_flores(label) for label in raw_labels}

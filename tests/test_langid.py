@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -83,6 +85,14 @@ def test_missing_or_broken_model_is_a_clear_error(tmp_path):
     broken.write_bytes(b"not a model")
     with pytest.raises(AugkitError, match="not a fastText model"):
         LanguageIdentifier(broken)
+    # Word vectors, not a classifier (trained in a child process: fastText training leaves state behind).
+    corpus, vectors = tmp_path / "corpus.txt", tmp_path / "vectors.bin"
+    corpus.write_text("the dog likes bread and cheese\n" * 50, encoding="utf-8")
+    subprocess.run([sys.executable, "-c", "import fasttext, sys; fasttext.train_unsupervised(sys.argv[1], dim=4, "
+                    "minCount=1, epoch=1, thread=1, verbose=0).save_model(sys.argv[2])", str(corpus), str(vectors)],
+                   check=True)
+    with pytest.raises(AugkitError, match="word-vector model, not a classifier"):
+        LanguageIdentifier(vectors)
 
 
 # --- prediction --------------------------------------------------------------------------------
