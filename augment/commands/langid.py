@@ -80,7 +80,7 @@ def _identifier(args):
 
 
 def run_train(args) -> int:
-    from augment.langid import TrainConfig, read_labelled, sample, train_model
+    from augment.langid import TrainConfig, load_identifier, read_labelled, sample, train_model
 
     if args.max_per_language is not None and args.max_per_language < 1:
         raise AugkitError("--max-per-language must be at least 1")
@@ -97,8 +97,6 @@ def run_train(args) -> int:
                          word_ngrams=args.word_ngrams, seed=args.seed, lowercase=args.lowercase,
                          quantize=args.quantize)
     output = train_model(examples, args.output, config)
-    from augment.langid import load_identifier
-
     model = load_identifier(str(output), args.lowercase)
     print(f"wrote {output} ({output.stat().st_size / 1e6:.2f} MB, sha256 {model.fingerprint}, "
           f"labels {' '.join(model.labels)})")
