@@ -163,10 +163,13 @@ def test_probability_of_one_language(tiny_model):
         tiny_model.probability(["x"], "it")
 
 
-def test_identifier_pickles_by_path(tiny_model):
+def test_identifier_and_filter_pickle_by_path(tiny_model):
     copy = pickle.loads(pickle.dumps(tiny_model))
     assert copy.path == tiny_model.path
     assert copy.predict(MALTESE, k=2) == tiny_model.predict(MALTESE, k=2)
+    maltese = LanguageFilter.for_target("mt")
+    texts = [*MALTESE, *ENGLISH, ITALIAN, "Fi żmien kont operajtha."]
+    assert pickle.loads(pickle.dumps(maltese)).decide(texts) == maltese.decide(texts)
 
 
 # --- thresholds and the decision rule ------------------------------------------------------------
