@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "finetune.cli",
     "augment.commands.langid",
     "augment.commands.translate",
+    "finetune.seq2seq",
     "corpora.cli",
 ]
 

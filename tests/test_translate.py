@@ -175,10 +175,10 @@ def llm_model(tmp_path_factory) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """`augkit ARGV` through the real dispatcher, with only this command registered (the others'
-    imports are not this test's business)."""
+    """`augkit ARGV` through the real dispatcher, with only this issue's commands registered (the
+    others' imports are not this test's business)."""
     modules = cli.COMMAND_MODULES
-    cli.COMMAND_MODULES = ["augment.commands.translate"]
+    cli.COMMAND_MODULES = ["augment.commands.translate", "finetune.seq2seq"]
     try:
         return cli.main(argv)
     finally:
@@ -473,3 +473,17 @@ def test_default_filters_use_language_identification():
     assert first_failure(chain, source, "Illum it-temp il-Belt Valletta huwa sabiħ ħafna u l-baħar kalm.") is None
     assert first_failure(chain, source, "Le temps à La Valette est très beau aujourd'hui et la mer est calme.") \
         == "wrong_language"
+
+
+def test_train_mt_command_output_translates(cache_dir, tmp_path):
+    rows = [{"src": f"{a} {b}", "tgt": f"{WORDS[a]} {WORDS[b]}"} for a in range(10) for b in range(10)]
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert main(["train-mt", "-d", str(tmp_path / "pairs.jsonl"), "--source-column", "src", "--target-column", "tgt",
+                 "-o", str(tmp_path / "mt"), "--steps", "3", "--max-seconds", "0"]) == 0
+    (tmp_path / "in.txt").write_text("1 2\n3 4\n", encoding="utf-8")
+    assert main(["translate", "-m", str(tmp_path / "mt"), "--src", "en", "--tgt", "mt", "-i", str(tmp_path / "in.txt"),
+                 "-o", str(tmp_path / "out.txt"), "--cache", str(cache_dir), "--no-translation-cache",
+                 "--language-check", "none", "--min-output-ratio", "0", "--max-output-ratio", "100", "-q"]) == 0
+    summary = json.loads((tmp_path / "out.txt.summary.json").read_text())
+    assert summary["records"] == 2 and summary["segments_decoded"] == 2
+    assert main(["train-mt", "-d", str(tmp_path / "pairs.jsonl"), "-o", str(tmp_path / "x")]) == 2  # no 'source' column

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# GPU check of machine translation (issue 4): augkit translate (CTranslate2) against Hugging Face
+# `generate` on one CUDA GPU, same random-weight ~55M-parameter Marian model and inputs, in one run;
+# plus int8 vs float32 chrF on a model trained here and memory while streaming. Under 5 minutes.
+# Needs no downloads: the corpus is generated (seeded), the tokenizer and models are built here.
+#
+#   bash bench/gpu_translate.sh                       # results in $OUT (if set) or out/gpu_translate
+#   PYTHON=/path/to/python bash bench/gpu_translate.sh
+#
+# Python packages the interpreter needs (no pip on the GPU machine): torch with CUDA, ctranslate2>=4.4
+# (its PyPI wheel bundles CUDA 12 / cuDNN support), transformers>=4.45, sentencepiece>=0.2,
+# sacrebleu>=2.4, regex, langcodes, language_data, tqdm, numpy (and this repository on the path; the
+# script runs from the repository root).
+#
+# Writes: results.json, results.md, log.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+[ -x "$PY" ] || PY=python3
+RESULTS=${OUT:-out/gpu_translate}
+mkdir -p "$RESULTS"
+
+"$PY" - <<'EOF'
+import sys
+import ctranslate2, torch
+if not torch.cuda.is_available() or ctranslate2.get_cuda_device_count() == 0:
+    sys.exit(f"gpu_translate.sh: torch {torch.__version__} CUDA={torch.cuda.is_available()}, "
+             f"ctranslate2 {ctranslate2.__version__} GPUs={ctranslate2.get_cuda_device_count()}: need both on CUDA")
+print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, ctranslate2 {ctranslate2.__version__}, "
+      f"compute types: {sorted(ctranslate2.get_supported_compute_types('cuda'))}")
+EOF
+
+# 3000 sentences keep the GPU busy long enough to measure; HF gets large batches too (64) so the
+# comparison is with a well-used `generate`, in float32 and float16.
+timeout 280 "$PY" bench/bench_translate.py --device cuda --sentences 3000 --hf-batch 64 --max-batch-tokens 8192 \
+    --quantizations float32,float16,int8_float16 --hf-dtypes float32,float16 --memory-records 20000 \
+    --out "$RESULTS" 2>&1 | tee "$RESULTS/log.txt"
