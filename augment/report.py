@@ -171,6 +171,8 @@ class Report:
         lines.append(f"Input: `{self.input}` ({self.input_lines} lines). Reference: `{self.reference}` "
                      f"({self.reference_train_lines} lines train the models, every {HELDOUT_EVERY}th line, "
                      f"{self.reference_heldout_lines} lines, is held out as the Maltese row).")
+        if self.langid is not None:
+            lines.append(f"Language ID: `{self.langid}`.")
         lines.extend(self.notes)
         return "\n".join(lines) + "\n"
 
