@@ -23,6 +23,7 @@ _PREFERRED = {
     "ms": "zsm_Latn", "msa": "zsm_Latn",
     "sw": "swh_Latn", "swa": "swh_Latn",
     "et": "est_Latn", "lv": "lvs_Latn", "uz": "uzn_Latn", "ne": "npi_Deva",
+    "azb": "azb_Arab", "xal": "xal_Cyrl",  # lid.176 labels whose script langcodes guesses wrong
 }
 
 

