@@ -169,11 +169,16 @@ class StepDir:
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
 
-    def write_shard(self, shard: int, step: int, stage: str, output: StageOutput, tally: Tally) -> None:
+    def write_shard(self, shard: int, step: int, stage: str, output: StageOutput, tally: Tally,
+                    seconds: float = 0.0) -> None:
         write_shard(self.data(shard), output.kept)
         write_lines_atomic(self.rejected(shard),
                            (rejected_line(step, stage, record, reason) for record, reason in output.dropped))
-        write_text_atomic(self.counts(shard), json.dumps(tally.as_dict(), sort_keys=True))
+        write_text_atomic(self.counts(shard), json.dumps({**tally.as_dict(), "seconds": seconds}, sort_keys=True))
+
+    def seconds(self, shards: int) -> float:
+        """Time the stage spent on its shards (summed over workers; cached shards count 0)."""
+        return sum(json.loads(self.counts(shard).read_text()).get("seconds", 0.0) for shard in range(shards))
 
     def shard_tally(self, shard: int) -> Tally:
         return Tally.from_dict(json.loads(self.counts(shard).read_text()))
@@ -182,8 +187,12 @@ class StepDir:
         total = Tally()
         for shard in range(shards):
             total.add(self.shard_tally(shard))
-        write_text_atomic(self.done, json.dumps({"shards": shards, **total.as_dict()}, sort_keys=True))
+        self.complete(shards, total)
         return total
+
+    def complete(self, shards: int, tally: Tally) -> None:
+        """Mark the step complete: DONE.json with its shard count and counters."""
+        write_text_atomic(self.done, json.dumps({"shards": shards, **tally.as_dict()}, sort_keys=True))
 
     def tally(self) -> Tally:
         return Tally.from_dict(json.loads(self.done.read_text()))
@@ -219,10 +228,11 @@ def _run_shard(job: _ShardJob, shard: int) -> int:
     previous = job.dirs[start - 1] if start > 0 else job.source_dir
     batch = read_shard(previous.data(shard))
     for step, step_dir in zip(job.steps[start:], job.dirs[start:], strict=True):
+        started = time.perf_counter()
         output = step.run(batch)
         passed = 0 if not step.apply_to else sum(1 for record in batch if not step.selects(record))
         tally = account(f"{step.label} (shard {shard})", (record["id"] for record in batch), output, passed)
-        step_dir.write_shard(shard, step.index, step.stage.name, output, tally)
+        step_dir.write_shard(shard, step.index, step.stage.name, output, tally, time.perf_counter() - started)
         batch = output.kept
     return shard
 
@@ -380,13 +390,22 @@ class Build:
             for step, tally in zip(steps, tallies, strict=True):
                 self._report(step.label, tally, None)
             return tallies
-        started = time.perf_counter()
         shards = source_dir.shards()
         for step_dir in dirs:
             if not step_dir.is_done():
                 step_dir.prepare(self.resume)
-        job = _ShardJob(tuple(steps), tuple(dirs), source_dir)
-        label = ", ".join(step.label for step in steps)
+        self._run_shards(_ShardJob(tuple(steps), tuple(dirs), source_dir), shards)
+        tallies = []
+        for step, step_dir in zip(steps, dirs, strict=True):
+            cached = step_dir.is_done()
+            tally = step_dir.tally() if cached else step_dir.finish(shards)
+            self._report(step.label, tally, None if cached else step_dir.seconds(shards))
+            tallies.append(tally)
+        return tallies
+
+    def _run_shards(self, job: _ShardJob, shards: int) -> None:
+        """Run `_run_shard` on every shard (here or in a process pool); the Ray engine overrides this."""
+        label = ", ".join(step.label for step in job.steps)
         if self.num_proc == 1 or shards == 1:
             for shard in _progress(range(shards), shards, label):
                 _run_shard(job, shard)
@@ -395,13 +414,6 @@ class Build:
             with context.Pool(min(self.num_proc, shards), initializer=_worker_init, initargs=(job,)) as pool:
                 for _ in _progress(pool.imap_unordered(_worker_run, range(shards)), shards, label):
                     pass
-        seconds = (time.perf_counter() - started) / len(steps)
-        tallies = []
-        for step, step_dir in zip(steps, dirs, strict=True):
-            tally = step_dir.tally() if step_dir.is_done() else step_dir.finish(shards)
-            self._report(step.label, tally, seconds)
-            tallies.append(tally)
-        return tallies
 
     def _global(self, step: Step, source_dir: StepDir, step_dir: StepDir) -> Tally:
         if step_dir.is_done():
@@ -427,7 +439,7 @@ class Build:
         passed = sum(1 for batch in source_dir.records() for record in batch if not step.selects(record)) \
             if step.apply_to else 0
         tally = account(step.label, input_ids, returned, passed)
-        write_text_atomic(step_dir.done, json.dumps({"shards": shard, **tally.as_dict()}, sort_keys=True))
+        step_dir.complete(shard, tally)
         self._report(step.label, tally, time.perf_counter() - started)
         return tally
 
