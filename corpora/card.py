@@ -99,8 +99,9 @@ def write_card(output: Path, manifest: dict[str, Any], records: Iterable[Record]
     lines = [
         f"# {manifest['recipe']}",
         "",
-        f"Built by augkit {versions['augkit']} from the recipe `recipe.yaml` (seed {manifest['seed']}). "
-        f"{total:,} records. Rebuild: `augkit build recipe.yaml`.",
+        f"Built by augkit {versions['augkit']} with `augkit build` (seed {manifest['seed']}): {total:,} records. "
+        "The recipe as written is `recipe.yaml`; `manifest.json` holds the resolved settings, the input files' "
+        "hashes, the package versions and every stage's counts.",
         "",
         "## Stages",
         "",
