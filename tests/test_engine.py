@@ -227,3 +227,16 @@ def test_transliterator_and_engine_pickle_as_their_configuration(chartx, rules):
     assert pickle.loads(pickle.dumps(Transliterator("chartx", normalize="arabic"))).normalize == "arabic"
     engine = pickle.loads(pickle.dumps(RuleEngine(rules)))
     assert engine.rewrite_token("\u0639") == "'"
+
+
+POSTPROCESS_TEXT = st.text(alphabet=list("aeiouAEIOUİı bilħfmnt'-^.,;:?!%dsxżĊ\n\t\x1c\x85\u2028\u00a0_*"), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(POSTPROCESS_TEXT)
+def test_postprocessing_equals_naive_sequential_passes(text):
+    assert postprocess(text, "maltese") == naive_postprocess(text)
+    assert postprocess(text, "detokenize") == naive_postprocess(text, "detokenize")
+    lines = text.split("\n")
+    worded = [postprocess_words(line, "maltese") for line in lines]
+    assert postprocess_text_lines(worded, "maltese") == [naive_postprocess(line) for line in lines]
