@@ -222,3 +222,18 @@ def test_a_failed_output_leaves_the_previous_one_in_place(tmp_path):
         write_output(Output("text", "t"), RECORDS, tmp_path)
     assert (tmp_path / "t/all.txt").read_text(encoding="utf-8") == "Il-kelb\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
+
+
+def test_a_step_runs_on_a_numpy_column_batch_as_ray_map_batches_hands_it_out():
+    import pickle
+
+    import numpy as np
+
+    from corpora.recipe import Step
+    from corpora.stage import build_stage
+
+    step = pickle.loads(pickle.dumps(Step(1, build_stage({"stage": "filter_length", "min_chars": 5}))))
+    columns = {name: np.array(values, dtype=object) for name, values in to_columns(RECORDS).items()}
+    output = step.run(from_columns(columns))
+    assert [record["id"] for record in output.kept] == ["s:1"]
+    assert from_columns(to_columns(output.kept)) == output.kept
