@@ -4,7 +4,7 @@
 
 Writes one transliterate-report (JSON + Markdown) per corpus into DIR (default
 ./chartx_plus_ablation) and prints the tables. Fix letters are those of
-schemes/chartx-plus/manifest.yaml (E: the rejected candidate). The Quran is also scored in
+schemes/chartx-plus/manifest.yaml (E, F: rejected hamza-seat candidates). The Quran is also scored in
 Unicode NFC order (vowel before shadda), the order most web text has.
 """
 
@@ -19,10 +19,14 @@ from pathlib import Path
 from augment.report import build_report
 from augment.schemes import SCHEMES_DIR
 
-FIXES = "ABCDE"
-# Fix E was measured and rejected (docs/morphtx.md), so chartx-plus no longer has its rows.
-REJECTED = {"E": ["\\A\\u0623\ta\tfix E: word-initial bare أ -> a (CharTx rule 103 deletes it)",
-                  "\\A\\u0625\ti\tfix E: word-initial bare إ -> i (CharTx rule 104 deletes it)"]}
+FIXES = "ABCDEF"
+# Hamza-seat candidates E and F were measured and rejected (docs/morphtx.md): chartx-plus lacks their rows.
+REJECTED = {
+    "E": ["\\A\\u0623\ta\tfix E: word-initial bare أ -> a (CharTx rule 103 deletes it)",
+          "\\A\\u0625\ti\tfix E: word-initial bare إ -> i (CharTx rule 104 deletes it)"],
+    "F": ["\\u0626\tj\tfix F: bare ئ -> j (CharTx rule 109 gives i)",
+          "\\u0624\tw\tfix F: bare ؤ -> w (CharTx rule 110 gives u)"],
+}
 PLUS = SCHEMES_DIR / "chartx-plus"
 CHARTX_RULES = SCHEMES_DIR / "chartx" / "rules.tsv"
 
