@@ -189,14 +189,14 @@ class RuleEngine:
                 self._always |= 1 << index
         self._plans: dict[int, tuple[tuple[str, str], ...]] = {}
         # Batches are split by the combining marks the rules need (marks are optional in Arabic
-        # text): items holding the mark most rules need (shadda, for CharTx) get every rule; the
-        # others skip those rules, and items without any such mark (undiacritised words) skip
-        # every rule that needs a mark, over half of CharTx.
+        # text): items without any such mark (undiacritised words) skip every rule that needs a
+        # mark, over half of CharTx; of the others, those without the mark most rules need
+        # (shadda, for CharTx) skip the rules needing it.
         needing = Counter(c for p, _ in self.rules for c in set(p) - output_chars
                           if unicodedata.category(c).startswith("M"))
         self._levels: list[tuple[re.Pattern, re.Pattern, tuple[tuple[str, str], ...]]] = []
         if needing:
-            for marks in ({needing.most_common(1)[0][0]}, set(needing)):
+            for marks in (set(needing), {needing.most_common(1)[0][0]}):
                 chars = "".join(re.escape(c) for c in sorted(marks))
                 having = re.compile(rf"^[^\n{chars}]*[{chars}][^\n]*$", re.MULTILINE)
                 lacking = re.compile(rf"^[^\n{chars}]+$", re.MULTILINE)
@@ -237,13 +237,12 @@ class RuleEngine:
         Marking a group and applying `rewrite_marked(marked, plan)` gives each item's rewrite.
         """
         groups = []
-        plan: Sequence[tuple[str, str]] = self.rules
         for having, lacking, lacking_plan in self._levels:
             if not items:
                 break
-            groups.append(("\n".join(having.findall(items)), plan))
-            items, plan = "\n".join(lacking.findall(items)), lacking_plan
-        groups.append((items, plan))
+            groups.append(("\n".join(lacking.findall(items)), lacking_plan))
+            items = "\n".join(having.findall(items))
+        groups.append((items, self.rules))
         return [(group, plan) for group, plan in groups if group]
 
     def _rewrite(self, token: str) -> str:

@@ -87,7 +87,7 @@ def test_rewrite_marked_batch_equals_rewrite_token(chartx, rules):
     marked = "\n".join(START + token + END for token in tokens)
     assert engine.rewrite_marked(marked).split("\n") == [engine.rewrite_token(t) for t in tokens]
     groups = engine.partition("\n".join(tokens[:3] + tokens[4:]))
-    assert [group for group, _ in groups] == ["\u0628" + SHADDA, "\u0639\nx\n\u0623\u0628"]
+    assert sorted(group for group, _ in groups) == sorted(["\u0628" + SHADDA, "\u0639\nx\n\u0623\u0628"])
     for group, plan in groups:
         words = group.split("\n")
         marked = "\n".join(START + word + END for word in words)
