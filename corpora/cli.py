@@ -1,4 +1,4 @@
-"""`augkit build RECIPE.yaml`: run a corpus recipe with the local engine."""
+"""`augkit build RECIPE.yaml`: run a corpus recipe with the local engine or on Ray (`--engine ray`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ def register(subparsers) -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="output directory (default: builds/RECIPE_NAME)")
     parser.add_argument("--num-proc", type=int, default=1, help="worker processes for per-shard stages")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: this machine (default); ray: a Ray cluster through Ray Data (docs/ray.md)")
+    parser.add_argument("--address", default=None,
+                        help="with --engine ray: `auto` (the cluster of this node) or ray://host:port; "
+                             "default: $RAY_ADDRESS, else a Ray instance started for this build")
     parser.add_argument("--resume", action="store_true",
                         help="keep the completed shards of an interrupted build instead of recomputing them")
     parser.add_argument("--dry-run", action="store_true", help="validate the recipe and print the plan only")
@@ -38,8 +43,15 @@ def run(args: argparse.Namespace) -> int:
         recipe = dataclasses.replace(recipe, sources=tuple(dataclasses.replace(source, limit=args.limit)
                                                            for source in recipe.sources))
     output = args.output or Path("builds") / recipe.name
-    build = Build(recipe, output, num_proc=args.num_proc, resume=args.resume,
-                  log=lambda line: print(line, file=sys.stderr))
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if args.engine == "ray":
+        from corpora.ray_engine import RayBuild
+
+        build = RayBuild(recipe, output, resume=args.resume, log=log, address=args.address)
+    elif args.address is not None:
+        raise AugkitError("--address needs --engine ray")
+    else:
+        build = Build(recipe, output, num_proc=args.num_proc, resume=args.resume, log=log)
     if args.dry_run:
         print(build.dry_run())
         return 0
