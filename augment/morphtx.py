@@ -179,3 +179,17 @@ def build_preprocessor(scheme) -> Callable[[list[str]], list[str]]:
     """The hook `augment.transliterate.Transliterator` calls for a scheme whose manifest names an
     `analyzer`: its `map_tokens`, with the scheme's `tag_map` (none: diacritise only)."""
     return MorphPreprocessor(scheme.analyzer, scheme.tag_map).map_tokens
+
+
+def analyzer_summary(scheme) -> str | None:
+    """One line for a command's stderr summary: what the scheme's analyzer did with the tokens it
+    was given so far, e.g. `analyzer offline: 15,621 analysed, 22 fallbacks (6
+    fallback_letters_changed, 16 fallback_no_matching_segmentation), 2,583 not Arabic`.
+    None for a scheme without an analyzer."""
+    if not scheme.analyzer:
+        return None
+    stats = get_analyzer(scheme.analyzer).stats
+    fallbacks = {outcome: count for outcome, count in sorted(stats.items()) if outcome.startswith("fallback")}
+    detail = ", ".join(f"{count:,} {outcome}" for outcome, count in fallbacks.items())
+    return (f"analyzer {scheme.analyzer}: {stats['analyzed']:,} analysed, {sum(fallbacks.values()):,} fallbacks"
+            + (f" ({detail})" if detail else "") + f", {stats['not_arabic']:,} not Arabic")

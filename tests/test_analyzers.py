@@ -127,3 +127,16 @@ def test_token_count_preserved_on_real_arabic(shared_data, name, max_lines):
         assert len(mapped) == len(tokens)
         # Every token stays one non-empty piece: nothing lost, nothing merged into a neighbour.
         assert all(piece.strip() for piece in mapped)
+
+
+def test_analyzer_summary_line():
+    from augment.analyzers import clear_analyzers
+    from augment.morphtx import analyzer_summary
+    from augment.schemes import load_scheme
+    from augment.transliterate import Transliterator
+
+    clear_analyzers()
+    Transliterator("morphtx").transliterate("بِسْمِ الكلب، 12")
+    assert analyzer_summary(load_scheme("morphtx")) == (
+        "analyzer offline: 1 analysed, 1 fallbacks (1 fallback_no_matching_segmentation), 2 not Arabic")
+    assert analyzer_summary(load_scheme("chartx")) is None
