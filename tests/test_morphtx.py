@@ -288,6 +288,9 @@ def chartx_pair():
     ("C", "الكتاب", "alktab", "il-ktab"),
     # D: jeem + shadda is ġġ.
     ("D", "حَج\u0651َ", "ħegge", "ħeġġe"),
+    # G: an alif carrying a short vowel (hamzat wasl, as diacritisers write it) is that vowel.
+    ("G", "اِنْتِقَال", "aintiqal", "intiqal"),
+    ("G", "اُكْتُبْ", "auktub", "uktub"),
     # The rejected candidate E is not applied: word-initial bare أ is still deleted, as in CharTx.
     ("E rejected", "أكبر", "kbr", "kbr"),
 ])
@@ -307,5 +310,5 @@ def test_chartx_plus_changes_nothing_else(chartx_pair):
 def test_morphtx_plus_uses_the_fixed_rules():
     from augment.transliterate import Transliterator
 
-    assert Transliterator("morphtx").transliterate("حجّة على الكلب") == "ħgga għall-kelb"
-    assert Transliterator("morphtx-plus").transliterate("حجّة على الكلب") == "ħġġa għall-kelb"
+    assert Transliterator("morphtx").transliterate("حجّة على الكلب الانتقال") == "ħgga għall-kelb il-aintiqal"
+    assert Transliterator("morphtx-plus").transliterate("حجّة على الكلب الانتقال") == "ħġġa għall-kelb il-intiqal"
