@@ -19,7 +19,7 @@ from pathlib import Path
 from augment.report import build_report
 from augment.schemes import SCHEMES_DIR
 
-FIXES = "ABCDEF"
+FIXES = "ABCDEFG"
 # Hamza-seat candidates E and F were measured and rejected (docs/morphtx.md): chartx-plus lacks their rows.
 REJECTED = {
     "E": ["\\A\\u0623\ta\tfix E: word-initial bare أ -> a (CharTx rule 103 deletes it)",
