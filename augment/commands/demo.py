@@ -30,7 +30,11 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from augment.schemes import available_schemes
 
-    schemes = args.schemes or available_schemes()
+    # The published systems first, then their baselines, then the rest, the control `none` last.
+    available = available_schemes()
+    first = [name for name in ("chartx", "morphtx", "buckwalter", "uroman") if name in available]
+    last = [name for name in ("none",) if name in available]
+    schemes = args.schemes or first + sorted(set(available) - set(first) - set(last)) + last
     show_transliteration(args.input, schemes, args.normalize, args.lines, sys.stdout)
     return 0
 
