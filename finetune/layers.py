@@ -240,8 +240,10 @@ def text_summary(changes: list[TensorChange], groups: dict[str, Any], unmatched:
             module, _, cell_depth = cell.partition("@")
             lines.append(f"Most changed projection: {module} at depth {cell_depth} "
                          f"(relative change {cell_info['relative_change']:.3g}).")
-    top = sorted((c for c in changes if not math.isnan(c.diff_norm)), key=lambda c: -c.relative_change)[:5]
-    lines.append("Largest relative changes: " + ", ".join(f"{c.name} ({c.relative_change:.3g})" for c in top))
+    # Matrices only: biases and norm vectors have small norms, so their relative change says little.
+    matrices = [c for c in changes if len(c.shape) >= 2 and not math.isnan(c.diff_norm)]
+    top = sorted(matrices, key=lambda c: -c.relative_change)[:5]
+    lines.append("Largest relative changes (matrices): " + ", ".join(f"{c.name} ({c.relative_change:.3g})" for c in top))
     resized = [c for c in changes if c.note]
     lines.extend(f"Note: {c.name}: {c.note}" for c in resized)
     for key, names in unmatched.items():

@@ -65,7 +65,6 @@ def train_sentencepiece(texts: Sequence[str], output: str | Path, model_type: st
             sentence_iterator=iter(texts), model_writer=model, model_type=model_type, vocab_size=vocab_size,
             character_coverage=character_coverage, byte_fallback=True,
             hard_vocab_limit=False, num_threads=1, minloglevel=2, split_digits=True,
-            train_extremely_large_corpus=False,
         )
     except RuntimeError as error:
         raise AugkitError(f"sentencepiece training failed: {error}") from error

@@ -44,7 +44,7 @@ def files(tmp_path_factory):
     config = root / "adapt.yaml"
     config.write_text(
         "model: tiny-qwen2\ntiny: {vocab_size: 300}\nseed: 0\nbatch_size: 8\nheldout_fraction: 0.2\n"
-        "cpt:\n  block_size: 32\n  max_steps: 6\n  eval_every: 3\n  learning_rate: 3e-3\n"
+        "cpt:\n  block_size: 32\n  max_steps: 6\n  eval_every: 3\n  learning_rate: 3e-3\n  gradient_checkpointing: true\n"
         "sft:\n  block_size: 96\n  max_steps: 6\n  eval_every: 3\n", encoding="utf-8")
     return root
 
@@ -60,6 +60,24 @@ def test_adapt_runs_cpt_then_sft_from_one_config(files, tmp_path):
     assert sft_report["model"] == str(out / "cpt")
     # SFT kept the CPT tokenizer: same vocabulary, so the weights chain.
     assert (out / "sft" / "tokenizer.json").read_text() == (out / "cpt" / "tokenizer.json").read_text()
+
+
+def test_lora_training_exports_a_merged_model_changed_only_where_adapted(files, tmp_path):
+    from finetune import layers, models
+
+    out = tmp_path / "lora"
+    assert cli("cpt", "--model", "tiny-qwen2", "--tiny", "vocab_size=300", "--data", files / "text.jsonl",
+               "--output", out, "--block-size", "32", "--max-steps", "4", "--eval-every", "4", "--lr", "1e-2",
+               "--heldout-fraction", "0.2", "--lora", "--lora-r", "4", "--lora-targets", "q_proj,v_proj") == 0
+    # The same seed and training texts rebuild the untrained model, to compare against.
+    records = data.load_records(files / "text.jsonl")
+    train, _ = data.split_heldout(records, 0.2, seed=0)
+    initial, tok = models.load_model("tiny-qwen2", "causal-lm", texts=data.texts_of(train), tiny={"vocab_size": 300})
+    models.save_model(initial, tok, tmp_path / "initial")
+    changes, unmatched = layers.compare(tmp_path / "initial", out)
+    assert not any(unmatched.values())
+    assert {c.module for c in changes if c.diff_norm > 0} == {"attn_q", "attn_v"}
+    assert all(c.name.endswith(".weight") for c in changes if c.diff_norm > 0)  # LoRA leaves biases alone
 
 
 def test_resume_continues_from_the_last_checkpoint(files, tmp_path):
