@@ -240,3 +240,12 @@ def test_postprocessing_equals_naive_sequential_passes(text):
     lines = text.split("\n")
     worded = [postprocess_words(line, "maltese") for line in lines]
     assert postprocess_text_lines(worded, "maltese") == [naive_postprocess(line) for line in lines]
+
+
+def test_transliterate_many_chunks_give_the_same_output(chartx, monkeypatch):
+    import augment.transliterate as module
+
+    texts = ["\u0628\u0650\u064a\u064e\u062f \u0645\u0639", "", "x .", "\u0639" * 7, "bi il-dar"] * 3
+    expected = [chartx.transliterate(text) for text in texts]
+    monkeypatch.setattr(module, "CHUNK_CHARS", 5)
+    assert Transliterator(chartx.scheme).transliterate_many(texts) == expected
