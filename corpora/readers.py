@@ -222,8 +222,8 @@ def _read_hf(source: Source) -> Iterator[ReadItem]:
             raise AugkitError(f"source {source.name!r}: give `split`, one of {sorted(loaded)}")
         loaded = loaded[source.split]
     where = source.path or source.dataset
-    columns = list(loaded.column_names or [])
-    _check_columns(source, columns, where)
+    if loaded.column_names is not None:  # a streamed hub dataset may not know its columns before reading
+        _check_columns(source, list(loaded.column_names), where)
     yield from _table_records(source, iter(loaded), where)
 
 
