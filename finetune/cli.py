@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from finetune.data import TXT_UNITS  # light: the heavy libraries are imported when a command runs
+
 
 def register(subparsers) -> None:
     _register_training(subparsers)
@@ -54,6 +56,8 @@ def _training_options(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     if command in ("cpt", "adapt"):
         parser.add_argument("--text-field", help="CPT text field (default: text)")
+        parser.add_argument("--txt-unit", choices=TXT_UNITS,
+                            help=".txt data: a text per line (default) or per blank-line-separated paragraph")
     if command in ("sft", "adapt"):
         parser.add_argument("--prompt-field", help="SFT prompt field (default: prompt)")
         parser.add_argument("--response-field", help="SFT response field (default: response)")
@@ -81,7 +85,7 @@ def _overrides(args) -> dict:
     keys = ("model", "data", "eval_data", "heldout_fraction", "output", "seed", "tokenizer", "block_size",
             "batch_size", "gradient_accumulation", "learning_rate", "schedule", "warmup_ratio", "max_steps",
             "epochs", "eval_every", "eval_limit", "early_stopping_patience", "gradient_checkpointing", "resume", "dtype",
-            "text_field", "prompt_field", "response_field", "prompt_template", "packing")
+            "text_field", "txt_unit", "prompt_field", "response_field", "prompt_template", "packing")
     values = {key: getattr(args, key, None) for key in keys}
     if args.tiny:
         values["tiny"] = parse_overrides(args.tiny)
@@ -138,6 +142,8 @@ def _register_evaluate(subparsers) -> None:
     parser.add_argument("--metrics", default="ppl,bpc", help="comma-separated: ppl,bpc,bpb,bleu,chrf,chrf++")
     parser.add_argument("--output", "-o", help="directory for evaluation.json, evaluation.md, hypotheses")
     parser.add_argument("--text-field", default="text", help="field scored for ppl/bpc")
+    parser.add_argument("--txt-unit", choices=TXT_UNITS, default="line",
+                        help=".txt data: a text per line or per blank-line-separated paragraph")
     parser.add_argument("--source-field", default="source", help="translation source field")
     parser.add_argument("--target-field", default="target", help="translation reference field")
     parser.add_argument("--prompt-template", default="{prompt}", help='e.g. "Translate to Tibetan: {prompt}"')
@@ -165,7 +171,7 @@ def _run_evaluate(args) -> int:
         metrics=tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip()),
         text_field=args.text_field, source_field=args.source_field, target_field=args.target_field,
         prompt_template=args.prompt_template, target_lang=args.target_lang, window=args.window,
-        stride=args.stride, backend=args.backend, limit=args.limit,
+        stride=args.stride, backend=args.backend, limit=args.limit, txt_unit=args.txt_unit,
         decoding=evaluate.Decoding(args.max_new_tokens, args.beam_size, args.batch_size),
     )
     report = evaluate.run(args.model, args.data, settings, base=args.base, output=args.output)
@@ -228,6 +234,8 @@ def _register_tokenizer(subparsers) -> None:
 
     for sub in (train, extend, report):
         sub.add_argument("--text-field", default="text")
+        sub.add_argument("--txt-unit", choices=TXT_UNITS, default="line",
+                         help=".txt data: a text per line or per blank-line-separated paragraph")
         sub.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=_run_tokenizer)
 
@@ -235,7 +243,7 @@ def _register_tokenizer(subparsers) -> None:
 def _run_tokenizer(args) -> int:
     from finetune import data, tokenizer
 
-    records = data.load_records(args.data)
+    records = data.load_records(args.data, txt_unit=args.txt_unit)
     if args.action == "train":
         path = tokenizer.train_sentencepiece(data.texts_of(records, args.text_field), args.output,
                                              args.model_type, args.vocab_size, args.character_coverage, args.seed)

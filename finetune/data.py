@@ -1,6 +1,8 @@
 """Training data for the finetune commands: load records, pick their fields, pack them into blocks.
 
-Inputs (`load_records`): a `.jsonl`, `.parquet`, `.csv`, `.tsv` or `.txt` file (one text per line),
+Inputs (`load_records`): a `.jsonl`, `.parquet`, `.csv`, `.tsv` or `.txt` file (one text per line;
+with `txt_unit="paragraph"`, texts are separated by blank lines and keep their inner newlines, as
+in the corpus builder's CPT text output),
 a Hugging Face `save_to_disk` directory (a Dataset, or a DatasetDict from which `split` is taken,
 "train" by default), or a directory of such files (the corpus builder's output: `train.jsonl`,
 `dev.jsonl`, ...; with `split` only the files whose name starts with it). `PATH:SPLIT` is
@@ -31,6 +33,7 @@ from augment.errors import AugkitError, InputError
 from augment.formats import format_from_path, read_lines, read_table
 
 Record = dict[str, Any]
+TXT_UNITS = ("line", "paragraph")
 _FILE_SUFFIXES = (".jsonl", ".parquet", ".csv", ".tsv", ".txt")
 IGNORE_INDEX = -100  # label value the loss skips (PyTorch's cross-entropy default)
 
@@ -44,8 +47,10 @@ class SourcedRecord:
     line: int
 
 
-def load_records(path: str | Path, split: str | None = None) -> list[SourcedRecord]:
+def load_records(path: str | Path, split: str | None = None, txt_unit: str = "line") -> list[SourcedRecord]:
     """Every record of a file, a save_to_disk dataset or a directory of files (see the module docstring)."""
+    if txt_unit not in TXT_UNITS:
+        raise AugkitError(f"unknown text unit {txt_unit!r}; use {' or '.join(TXT_UNITS)}")
     path_text = str(path)
     if split is None and ":" in path_text and not Path(path_text).exists():
         path_text, split = path_text.rsplit(":", 1)
@@ -62,12 +67,14 @@ def load_records(path: str | Path, split: str | None = None) -> list[SourcedReco
         if not files:
             wanted = f" for split {split!r}" if split else ""
             raise AugkitError(f"{path_text}: no data files{wanted} ({', '.join(_FILE_SUFFIXES)})")
-        return [item for file in files for item in _load_file(file)]
-    return _load_file(location)
+        return [item for file in files for item in _load_file(file, txt_unit)]
+    return _load_file(location, txt_unit)
 
 
-def _load_file(path: Path) -> list[SourcedRecord]:
+def _load_file(path: Path, txt_unit: str) -> list[SourcedRecord]:
     fmt = format_from_path(path)
+    if fmt == "txt" and txt_unit == "paragraph":
+        return _paragraphs(path)
     if fmt == "txt":
         return [SourcedRecord({"text": line}, str(path), number)
                 for number, line in enumerate(read_lines(path), start=1) if line.strip()]
@@ -89,6 +96,21 @@ def _load_file(path: Path) -> list[SourcedRecord]:
         table = read_table(path, fmt)
         return [SourcedRecord(row, str(path), index + 1 + header) for index, row in enumerate(table.rows)]
     raise AugkitError(f"{path}: unsupported data format {fmt!r}; use jsonl, parquet, csv, tsv or txt")
+
+
+def _paragraphs(path: Path) -> list[SourcedRecord]:
+    """Blank-line-separated texts of a .txt file; each record's line is its first line."""
+    records, lines, first = [], [], 0
+    for number, line in enumerate(read_lines(path), start=1):
+        if line.strip():
+            first = first or number
+            lines.append(line)
+        elif lines:
+            records.append(SourcedRecord({"text": "\n".join(lines)}, str(path), first))
+            lines, first = [], 0
+    if lines:
+        records.append(SourcedRecord({"text": "\n".join(lines)}, str(path), first))
+    return records
 
 
 def _load_saved_dataset(location: Path, split: str | None) -> list[SourcedRecord]:

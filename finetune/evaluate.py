@@ -237,6 +237,7 @@ class EvalSettings:
     backend: str = "hf"
     decoding: Decoding = Decoding()
     limit: int | None = None  # evaluate the first N records only
+    txt_unit: str = "line"  # .txt data: one text per line or blank-line-separated paragraphs
 
     def __post_init__(self):
         unknown = sorted(set(self.metrics) - set(METRICS))
@@ -283,7 +284,7 @@ def run(model: str, data: str, settings: EvalSettings, base: str | None = None,
         output: str | Path | None = None) -> dict[str, Any]:
     from finetune.data import load_records
 
-    records = load_records(data)[: settings.limit]
+    records = load_records(data, txt_unit=settings.txt_unit)[: settings.limit]
     models = {"base": base, "adapted": model} if base else {"model": model}
     report: dict[str, Any] = {"data": str(data), "records": len(records), "metrics": list(settings.metrics),
                               "models": {}}

@@ -25,6 +25,7 @@ class TrainConfig:
     output: str = "out/model"
     heldout_fraction: float = 0.05
     text_field: str = "text"  # CPT
+    txt_unit: str = "line"  # .txt inputs: one text per line, or "paragraph" (blank-line separated)
     prompt_field: str = "prompt"  # SFT
     response_field: str = "response"  # SFT
     prompt_template: str = "{prompt}"  # SFT: wording around prompt/response prompts, e.g. "Translate: {prompt}"

@@ -92,9 +92,9 @@ def run(config: TrainConfig) -> dict[str, Any]:
     from finetune import data, models, recipe
 
     # 1. Data: conversations, held out by document unless an eval set is given.
-    records = data.load_records(config.data)
+    records = data.load_records(config.data, txt_unit=config.txt_unit)
     if config.eval_data:
-        train_records, eval_records = records, data.load_records(config.eval_data)
+        train_records, eval_records = records, data.load_records(config.eval_data, txt_unit=config.txt_unit)
     else:
         train_records, eval_records = data.split_heldout(records, config.heldout_fraction, config.seed)
     fields = {"prompt_field": config.prompt_field, "response_field": config.response_field,

@@ -119,6 +119,9 @@ def test_data_inputs_and_errors(tmp_path):
 
     (tmp_path / "plain.txt").write_text("one line\n\nanother line\n", encoding="utf-8")
     assert [r.record["text"] for r in data.load_records(tmp_path / "plain.txt")] == ["one line", "another line"]
+    (tmp_path / "docs.txt").write_text("doc one, line 1\nline 2\n\n\ndoc two\n", encoding="utf-8")
+    paragraphs = data.load_records(tmp_path / "docs.txt", txt_unit="paragraph")
+    assert [(r.record["text"], r.line) for r in paragraphs] == [("doc one, line 1\nline 2", 1), ("doc two", 5)]
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "train.jsonl").write_text('{"text": "a"}\n', encoding="utf-8")
