@@ -125,8 +125,10 @@ def run(config: TrainConfig) -> dict[str, Any]:
                                 "tokens": len(example["input_ids"]), "messages": messages})
             else:
                 examples.append(example)
+    dropped_path = output / "sft_dropped.jsonl"
+    dropped_path.unlink(missing_ok=True)  # a file from an earlier run would misreport this one
     if dropped:
-        with open(output / "sft_dropped.jsonl", "w", encoding="utf-8") as handle:
+        with open(dropped_path, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in dropped)
     eval_examples = data.evenly(eval_examples, config.eval_limit)
     if not train_examples or not eval_examples:
