@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,15 @@ def test_packing_is_dense_and_padding_is_masked():
     assert last["labels"][len(last["labels"]) - padded:] == [-100] * padded
     assert sum(b["attention_mask"].count(1) for b in blocks) == stats.tokens
     assert data.evenly(list(range(10)), 3) == [0, 3, 6] and data.evenly(blocks, None) is blocks
+
+
+@pytest.mark.parametrize("config", sorted((Path(__file__).resolve().parents[1] / "finetune" / "configs").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_shipped_configs_are_valid(config):
+    for section in ("cpt", "sft"):
+        loaded = TrainConfig.load(config, {"data": "placeholder.jsonl"}, section=section)
+        assert loaded.learning_rate > 0 and loaded.max_steps != 0
+        if loaded.lora is not None:
+            from finetune.recipe import lora_settings
+
+            assert lora_settings(loaded).r > 0
