@@ -104,17 +104,22 @@ def available_schemes() -> list[str]:
 
 
 def load_scheme(name_or_path: str | os.PathLike) -> Scheme:
-    """A bundled scheme by name, or a user's scheme by manifest path (or the folder holding it)."""
+    """A bundled scheme by name, or a user's scheme by manifest path (or the folder holding it).
+
+    A bare name (`chartx`) is looked up among the bundled schemes first, then as a folder.
+    """
     text = str(name_or_path)
+    is_path = isinstance(name_or_path, os.PathLike) or "/" in text or os.sep in text or text.endswith(
+        (".yaml", ".yml"))
+    bundled = SCHEMES_DIR / text / MANIFEST_NAME
+    if not is_path and bundled.is_file():
+        return _load_manifest(bundled)
     candidate = Path(text)
     if candidate.is_dir():
         candidate = candidate / MANIFEST_NAME
-    if candidate.is_file() and (os.sep in text or "/" in text or text.endswith((".yaml", ".yml"))):
+    if candidate.is_file():
         return _load_manifest(candidate)
-    bundled = SCHEMES_DIR / text / MANIFEST_NAME
-    if "/" not in text and bundled.is_file():
-        return _load_manifest(bundled)
-    if "/" in text or text.endswith((".yaml", ".yml")):
+    if is_path:
         raise InputError(text, "no such scheme manifest")
     raise AugkitError(f"unknown scheme {text!r}; known schemes: {', '.join(available_schemes())} "
                       "(or pass the path of a manifest.yaml)")
