@@ -335,8 +335,9 @@ def _build_tiny(name, task, texts, tokenizer, labels, overrides):
     settings["vocab_size"] = len(tokenizer)  # the trained vocabulary may be smaller than asked for
     label_kwargs = _Labels(list(labels or [])).config_kwargs()
     if name == "tiny-qwen2":
-        eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-        config = Qwen2Config(**settings, bos_token_id=eos, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+        eos = tokenizer.eos_token_id  # <|endoftext|> for the trained tokenizer; </s> for a sentencepiece one
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+        config = Qwen2Config(**settings, bos_token_id=eos, eos_token_id=eos, pad_token_id=pad)
     else:
         config = BertConfig(**settings, pad_token_id=tokenizer.pad_token_id, **label_kwargs)
     model = auto_class(task).from_config(config)

@@ -5,7 +5,8 @@
     augkit tokenizer report --tokenizer T --data D [--group-by lang,scheme]
 
 train: a sentencepiece model (`DIR/tokenizer.model`, `tokenizer.vocab`) with byte fallback, so no
-text is ever unknown.
+text is ever unknown; DIR is also a Hugging Face tokenizer directory (`--tokenizer DIR` for tiny
+models).
 
 extend: trains sentencepiece on the new language's text, keeps the pieces the model's tokenizer
 does not already have and that shorten the encoding of the text that contains them (most useful
@@ -48,8 +49,13 @@ def words(text: str) -> list[str]:
 # --- train ---------------------------------------------------------------------------------------
 
 def train_sentencepiece(texts: Sequence[str], output: str | Path, model_type: str = "unigram",
-                        vocab_size: int = 8000, character_coverage: float = 0.9995, seed: int = 0) -> Path:
-    """Train a sentencepiece model with byte fallback; returns the path of `tokenizer.model`."""
+                        vocab_size: int = 8000, character_coverage: float = 0.9995, seed: int = 0,
+                        hf_files: bool = True) -> Path:
+    """Train a sentencepiece model with byte fallback; returns the path of `tokenizer.model`.
+
+    With `hf_files`, the directory is also a Hugging Face tokenizer (tokenizer.json and config), so
+    `--tokenizer DIR` can give it to a tiny model.
+    """
     import io
 
     import sentencepiece as spm
@@ -74,6 +80,11 @@ def train_sentencepiece(texts: Sequence[str], output: str | Path, model_type: st
     with open(out / "tokenizer.vocab", "w", encoding="utf-8") as handle:
         for i in range(processor.get_piece_size()):
             handle.write(f"{processor.id_to_piece(i)}\t{processor.get_score(i)}\n")
+    if hf_files:
+        from transformers import LlamaTokenizer
+
+        # The Llama wrapper reproduces sentencepiece's segmentation exactly (byte fallback included).
+        LlamaTokenizer.from_pretrained(str(out)).save_pretrained(str(out))
     return path
 
 
@@ -88,7 +99,8 @@ def new_pieces(tokenizer, texts: list[str], count: int, model_type: str = "bpe",
     with tempfile.TemporaryDirectory() as scratch:
         # Room for every character and byte piece sentencepiece must keep, plus twice the pieces wanted.
         characters = len(set().union(*map(set, texts)))
-        path = train_sentencepiece(texts, scratch, model_type, vocab_size=count * 2 + characters + 256 + 16, seed=seed)
+        path = train_sentencepiece(texts, scratch, model_type, vocab_size=count * 2 + characters + 256 + 16, seed=seed,
+                                   hf_files=False)
         processor = spm.SentencePieceProcessor(model_file=str(path))
         ranked = sorted(range(processor.get_piece_size()), key=lambda i: -processor.get_score(i)) \
             if model_type == "unigram" else range(processor.get_piece_size())

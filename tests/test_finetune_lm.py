@@ -246,6 +246,13 @@ def test_tokenizer_commands(corpus, cpt_model, tmp_path):
     assert cli("tokenizer", "train", "--data", corpus / "text.jsonl", "--output", tmp_path / "spm",
                "--vocab-size", "300", "--model-type", "bpe") == 0
     assert (tmp_path / "spm" / "tokenizer.model").is_file()
+    import sentencepiece
+
+    processor = sentencepiece.SentencePieceProcessor(model_file=str(tmp_path / "spm" / "tokenizer.model"))
+    model, tok = models.load_model("tiny-qwen2", "causal-lm", tokenizer=tmp_path / "spm")
+    sample = "il-kelb jiekol il-ħobż fil-ġnien. ħ€"
+    assert tok(sample, add_special_tokens=False)["input_ids"] == processor.encode(sample)
+    assert model.config.vocab_size == len(tok) and model.config.eos_token_id == tok.eos_token_id
     assert cli("tokenizer", "extend", "--model", cpt_model, "--data", corpus / "bo.jsonl", "--output",
                tmp_path / "extended", "--new-pieces", "20") == 0
     report = json.loads((tmp_path / "extended" / "extend_report.json").read_text())
