@@ -71,6 +71,7 @@ class TrainConfig:
         if "tiny" in overrides:  # --tiny KEY=VALUE adjusts the config's architecture, key by key
             overrides["tiny"] = {**(values.get("tiny") or {}), **overrides["tiny"]}
         values.update(overrides)
+        values.setdefault("output", f"out/{section or 'model'}")  # cpt and sft never share a default folder
         known = {f.name: f.type for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known) - {"cpt", "sft"})
         if unknown:
