@@ -101,5 +101,5 @@ def summary(report: dict[str, Any]) -> str:
     return (
         f"cpt: {report['steps']} steps, {report['tokens_trained']:,} tokens "
         f"({report['tokens_per_second']:,.0f} tokens/s), packing {report['packing']['non_padding_fraction']:.2%} "
-        f"non-padding; held-out loss {change}"
+        f"non-padding; held-out loss {change}; model and report.json in {report['config']['output']}"
     )

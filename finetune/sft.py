@@ -180,4 +180,5 @@ def summary(report: dict[str, Any]) -> str:
     before, after = report["eval_loss_before"], report["eval_loss_after"]
     change = f"{before:.4f} -> {after:.4f}" if before is not None else f"{after:.4f}"
     return (f"sft: {report['train_examples']} examples ({report['dropped']} dropped, too long), "
-            f"{report['steps']} steps, template: {report['template']}; held-out response loss {change}")
+            f"{report['steps']} steps, template: {report['template']}; held-out response loss {change}; "
+            f"model and report.json in {report['config']['output']}")
