@@ -27,11 +27,13 @@ import hashlib
 import inspect
 import json
 import multiprocessing
+import os
 import shutil
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,11 +240,16 @@ def _run_shard(job: _ShardJob, shard: int) -> int:
 
 
 _WORKER_JOB: _ShardJob | None = None
+_LOCK_DESCRIPTOR: int | None = None  # the build's lock file, held by the parent process only
 
 
 def _worker_init(job: _ShardJob) -> None:
     global _WORKER_JOB
     _WORKER_JOB = job
+    if _LOCK_DESCRIPTOR is not None:
+        # A forked worker must not keep the lock alive after its parent died.
+        with suppress(OSError):
+            os.close(_LOCK_DESCRIPTOR)
 
 
 def _worker_run(shard: int) -> int:
@@ -309,8 +316,12 @@ class Build:
         return "\n".join(lines)
 
     def run(self) -> dict[str, Any]:
-        started = time.perf_counter()
         self.output.mkdir(parents=True, exist_ok=True)
+        with _exclusive(self.output):
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
+        started = time.perf_counter()
         inputs, dirs = self.plan()
         tallies = [self._read(dirs[0])]
         index = 0
@@ -505,6 +516,24 @@ class Build:
             "resolved_config": self.recipe.resolved(),
             "versions": package_versions(),
         }
+
+
+@contextmanager
+def _exclusive(output: Path) -> Iterator[None]:
+    """One build per output folder; the lock goes away with the process, even when it is killed."""
+    import fcntl
+
+    global _LOCK_DESCRIPTOR
+    with open(output / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AugkitError(f"{output}: another augkit build is writing to this folder") from None
+        _LOCK_DESCRIPTOR = handle.fileno()
+        try:
+            yield
+        finally:
+            _LOCK_DESCRIPTOR = None
 
 
 def _skeleton(record: Record) -> Record:

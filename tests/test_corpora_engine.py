@@ -155,6 +155,18 @@ def test_a_killed_build_resumes_with_nothing_lost_or_duplicated(tmp_path, num_pr
     assert manifest["records"] == 40 and all(stage["balanced"] for stage in manifest["stages"])
 
 
+def test_two_builds_into_one_folder_are_refused(tmp_path):
+    import fcntl
+
+    recipe = write_recipe(tmp_path, "")
+    (tmp_path / "out").mkdir()
+    with open(tmp_path / "out/.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(AugkitError, match="another augkit build is writing to this folder"):
+            build(load_recipe(recipe), tmp_path / "out", log=quiet)
+    assert build(load_recipe(recipe), tmp_path / "out", log=quiet)["records"] == 40
+
+
 def test_without_resume_partial_work_is_recomputed(tmp_path):
     recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n")
     build(load_recipe(recipe), tmp_path / "out", log=quiet)
