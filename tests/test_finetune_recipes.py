@@ -46,7 +46,7 @@ def files(tmp_path_factory):
     config.write_text(
         "model: tiny-qwen2\ntiny: {vocab_size: 300}\nseed: 0\nbatch_size: 8\nheldout_fraction: 0.2\n"
         "cpt:\n  block_size: 32\n  max_steps: 6\n  eval_every: 3\n  learning_rate: 3e-3\n  gradient_checkpointing: true\n"
-        "sft:\n  block_size: 96\n  max_steps: 6\n  eval_every: 3\n", encoding="utf-8")
+        "sft:\n  block_size: 96\n  max_steps: 6\n  eval_every: 3\n  packing: false\n", encoding="utf-8")
     return root
 
 
@@ -58,7 +58,7 @@ def test_adapt_runs_cpt_then_sft_from_one_config(files, tmp_path):
     sft_report = json.loads((out / "sft" / "report.json").read_text())
     assert cpt_report["config"]["learning_rate"] == pytest.approx(3e-3)  # "3e-3" in YAML is a number
     assert cpt_report["steps"] == 6 and sft_report["steps"] == 6
-    assert sft_report["model"] == str(out / "cpt")
+    assert sft_report["model"] == str(out / "cpt") and sft_report["config"]["packing"] is False
     # SFT kept the CPT tokenizer: same vocabulary, so the weights chain.
     assert (out / "sft" / "tokenizer.json").read_text() == (out / "cpt" / "tokenizer.json").read_text()
 
