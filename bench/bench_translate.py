@@ -110,12 +110,12 @@ def quantization_quality(work: Path, cache: Path, device: str, quantizations: li
     import sacrebleu
 
     model_dir = train_seq2seq(reversal_pairs(4000, seed=0), work / "reversal",
-                              Seq2SeqConfig(steps=steps, max_seconds=None, learning_rate=3e-3, threads=os.cpu_count() or 2))
+                              Seq2SeqConfig(steps=steps, max_seconds=None, learning_rate=3e-3))
     test = reversal_pairs(500, seed=99)
     scores = {}
     for quantization in quantizations:
         translator = Translator(str(model_dir), "en", "mt", quantization=quantization, device=device, cache=cache,
-                                translation_cache=False, decoding=Decoding(beam_size=4))
+                                translation_cache=False, decoding=Decoding(beam_size=4), intra_threads=1)
         outputs = translator.translate([source for source, _ in test])
         hypotheses = [outputs[source][0] for source, _ in test]
         scores[quantization] = {
@@ -136,7 +136,7 @@ def resident_mib() -> float:
 
 def memory_profile(model_dir: Path, cache: Path, device: str, records: int) -> dict:
     translator = Translator(str(model_dir), "en", "mt", quantization="int8", device=device, cache=cache,
-                            translation_cache=cache / "memory.sqlite", decoding=Decoding(beam_size=1))
+                            translation_cache=cache / "memory.sqlite", decoding=Decoding(beam_size=1), intra_threads=1)
     rng = random.Random(5)
     corpus = ({"id": str(i), "text": " ".join(str(rng.randrange(10)) for _ in range(rng.randint(3, 6)))}
               for i in range(records))
@@ -158,6 +158,9 @@ def main() -> None:
     parser.add_argument("--max-batch-tokens", type=int, default=2048)
     parser.add_argument("--reversal-steps", type=int, default=700)
     parser.add_argument("--memory-records", type=int, default=20000)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for both systems (1 by default: on a shared machine more threads measure "
+                             "the neighbours, not the code)")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out/bench_translate")))
     args = parser.parse_args()
 
@@ -165,14 +168,14 @@ def main() -> None:
     import torch
     import transformers
 
-    threads = os.cpu_count() or 2
+    threads = args.threads
     torch.set_num_threads(threads)
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_translate."))
     cache = work / "cache"
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {threads} CPU threads"
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {threads} thread(s) per system"
                    + (f", {torch.cuda.get_device_name(0)}" if args.device == "cuda" else ", no GPU used"),
         "versions": {"ctranslate2": ctranslate2.__version__, "torch": torch.__version__,
                      "transformers": transformers.__version__},

@@ -24,6 +24,7 @@ from augment.translate.stream import StreamCounts, translate_records
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("ctranslate2")
+torch.set_num_threads(1)  # tiny models; extra threads only spin on a shared machine
 
 CORPUS = [f"the {word} number {i} is {color}" for i, (word, color) in enumerate(
     zip(["cat", "dog", "house", "tree", "river"] * 20, ["blue", "red", "green", "white"] * 25, strict=True))]
@@ -55,7 +56,7 @@ def reversal_model(tmp_path_factory) -> Path:
     rng = random.Random(0)
     pairs = [reversal_pair(rng) for _ in range(4000)]
     return train_seq2seq(pairs, tmp_path_factory.mktemp("reversal"),
-                         Seq2SeqConfig(steps=700, max_seconds=None, learning_rate=3e-3, threads=2))
+                         Seq2SeqConfig(steps=700, max_seconds=None, learning_rate=3e-3))
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +189,7 @@ def main(argv: list[str]) -> int:
 def _translator(model: Path, cache_dir: Path, src="ar", tgt="mt", **options) -> Translator:
     options.setdefault("decoding", Decoding(beam_size=1))
     return Translator(str(model), src, tgt, quantization=options.pop("quantization", "float32"), device="cpu",
-                      cache=cache_dir, translation_cache=options.pop("translation_cache", False), **options)
+                      intra_threads=1, cache=cache_dir, translation_cache=options.pop("translation_cache", False), **options)
 
 
 # --- families: language handling ----------------------------------------------------------------------
@@ -298,7 +299,7 @@ def test_trained_model_reverses_digits_through_the_cli(reversal_model, cache_dir
     code = main(["translate", "--model", str(reversal_model), "--src", "en", "--tgt", "mt", "--input",
                  str(tmp_path / "in.txt"), "--output", str(tmp_path / "out.txt"), "--cache", str(cache_dir),
                  "--translation-cache", str(tmp_path / "tc.sqlite"), "--quantization", "float32", "--beam", "4",
-                 "--language-check", "script", "--quiet"])
+                 "--language-check", "script", "--intra-threads", "1", "--quiet"])
     assert code == 0
     outputs = (tmp_path / "out.txt").read_text(encoding="utf-8").splitlines()
     summary = json.loads((tmp_path / "out.txt.summary.json").read_text(encoding="utf-8"))
@@ -440,7 +441,8 @@ def test_cli_jsonl_with_labels_and_rejects(reversal_model, cache_dir, tmp_path):
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     code = main(["translate", "-m", str(reversal_model), "--src", "en", "--tgt", "mt", "-i", str(tmp_path / "in.jsonl"),
                  "-o", str(tmp_path / "out.jsonl"), "--labels-column", "ner", "--cache", str(cache_dir),
-                 "--translation-cache", str(tmp_path / "tc.sqlite"), "--language-check", "script", "-q"])
+                 "--translation-cache", str(tmp_path / "tc.sqlite"), "--language-check", "script", "-q",
+                 "--intra-threads", "1"])
     assert code == 0
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert out == [{"id": "1", "text": "3 2 1", "tokens": ["3", "2", "1"], "ner": ["O", "O", "B-X"], "label": "a"}]
@@ -454,6 +456,7 @@ def test_cli_jsonl_with_labels_and_rejects(reversal_model, cache_dir, tmp_path):
 def test_cli_errors_are_one_line(nllb_model, cache_dir, tmp_path, capsys):
     (tmp_path / "in.csv").write_text("sentence\nhello\n", encoding="utf-8")
     base = ["translate", "-m", str(nllb_model), "--cache", str(cache_dir), "--no-translation-cache", "-q",
+            "--intra-threads", "1",
             "-o", str(tmp_path / "out.csv")]
     assert main([*base, "--src", "ar", "--tgt", "xx-nonsense", "-i", str(tmp_path / "in.csv")]) == 2
     assert main([*base, "--src", "ar", "--tgt", "mt", "-i", str(tmp_path / "in.csv")]) == 2
@@ -483,7 +486,8 @@ def test_train_mt_command_output_translates(cache_dir, tmp_path):
     (tmp_path / "in.txt").write_text("1 2\n3 4\n", encoding="utf-8")
     assert main(["translate", "-m", str(tmp_path / "mt"), "--src", "en", "--tgt", "mt", "-i", str(tmp_path / "in.txt"),
                  "-o", str(tmp_path / "out.txt"), "--cache", str(cache_dir), "--no-translation-cache",
-                 "--language-check", "none", "--min-output-ratio", "0", "--max-output-ratio", "100", "-q"]) == 0
+                 "--language-check", "none", "--min-output-ratio", "0", "--max-output-ratio", "100", "-q",
+                 "--intra-threads", "1"]) == 0
     summary = json.loads((tmp_path / "out.txt.summary.json").read_text())
     assert summary["records"] == 2 and summary["segments_decoded"] == 2
     assert main(["train-mt", "-d", str(tmp_path / "pairs.jsonl"), "-o", str(tmp_path / "x")]) == 2  # no 'source' column
