@@ -62,9 +62,9 @@ def load_config(path: Path) -> dict:
     unknown = set(config["training"]) - TRAINING_KEYS
     if unknown:
         raise AugkitError(f"{path}: unknown training key(s) {', '.join(sorted(unknown))}")
-    bad_modes = set(config["modes"]) - {"mix", "cascade"}
+    bad_modes = set(config["modes"]) - {"mix", "cascade", "zero-shot"}
     if bad_modes:
-        raise AugkitError(f"{path}: modes must be mix and/or cascade, got {', '.join(sorted(bad_modes))}")
+        raise AugkitError(f"{path}: modes are mix, cascade and zero-shot; got {', '.join(sorted(bad_modes))}")
     return config
 
 
@@ -113,7 +113,11 @@ def _write(path: Path, sentences, transliterator) -> Path:
 def plan(config: dict) -> list[Run]:
     runs = []
     for model in config["models"]:
-        modes = [mode for mode in config["modes"] if model != "crf" or mode == "mix"]  # a CRF cannot chain stages
+        # A CRF cannot chain stages; tiny-bert's zero-shot numbers come from its cascades' Arabic stages.
+        modes = [mode for mode in config["modes"] if mode == "mix" or mode == ("zero-shot" if model == "crf" else "cascade")]
+        if "zero-shot" in modes:  # Arabic only, scored on Maltese: no Maltese size, deterministic
+            runs += [Run(model, 0, scheme, "zero-shot", config["seeds"][0]) for scheme in config["schemes"]]
+            modes.remove("zero-shot")
         for size in config["sizes"]:
             for seed in config["seeds"]:
                 if model != "crf" or seed == config["seeds"][0]:
@@ -125,12 +129,14 @@ def plan(config: dict) -> list[Run]:
 def train_arguments(run: Run, config: dict, files: dict[str, Path]) -> dict:
     """The arguments of `finetune.task.train_task` for one run (also printed by --dry-run)."""
     training = config["training"]
-    maltese = files[f"mt{run.size}"]
+    maltese = files.get(f"mt{run.size}")
     arguments = {"task": "tagging", "model_name": run.model, "eval_path": files["dev"], "test_path": files["test"],
                  "seed": run.seed}
     epochs = training["maltese_epochs"]
     if run.mode == "baseline":
         arguments["train_paths"] = [maltese]
+    elif run.mode == "zero-shot":
+        arguments["train_paths"] = [files[f"ar-{run.scheme}"]]
     elif run.mode == "mix":
         total = run.size + config["arabic_sentences"]
         share = config["mix_proportions"][0] / sum(config["mix_proportions"])
@@ -163,7 +169,8 @@ def execute(run: Run, config: dict, files: dict[str, Path], work: Path) -> dict:
     report = train_task(output_dir=output, settings=settings, tiny=config["tiny"] or None, **arguments)
     result = {"run": run.__dict__, "dev_accuracy": report["eval_metrics"]["accuracy"],
               "test_accuracy": report["test_metrics"]["accuracy"], "seconds": round(time.perf_counter() - started, 1),
-              "best_epochs": [stage.get("best_epoch") for stage in report.get("stages", [])]}
+              "best_epochs": [stage.get("best_epoch") for stage in report.get("stages", [])],
+              "stage_dev_accuracy": [stage["eval"]["accuracy"] for stage in report.get("stages", [])]}
     # The model weights are not needed for the table; keep the metrics, drop the bulk.
     for weights in (output / "model").glob("*.safetensors"):
         weights.unlink()
@@ -176,7 +183,8 @@ def table(results: list[dict], config: dict) -> str:
     cells: dict[tuple, list[float]] = {}
     for result in results:
         run = result["run"]
-        cells.setdefault((run["model"], run["mode"], run["scheme"], run["size"]), []).append(result["test_accuracy"])
+        if run["mode"] != "zero-shot":
+            cells.setdefault((run["model"], run["mode"], run["scheme"], run["size"]), []).append(result["test_accuracy"])
     sizes = sorted({key[3] for key in cells})
     lines = ["| model | setting | scheme | " + " | ".join(f"n={size}" for size in sizes) + " |",
              "| --- | --- | --- | " + " | ".join("---" for _ in sizes) + " |"]
@@ -194,6 +202,31 @@ def table(results: list[dict], config: dict) -> str:
                 row.append(f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f} ({len(values)})")
         label = "Maltese only" if mode == "baseline" else mode
         lines.append(f"| {model} | {label} | {scheme} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n" + zero_shot_table(results, config)
+
+
+def zero_shot_table(results: list[dict], config: dict) -> str:
+    """Maltese dev accuracy of each cascade after its Arabic stages, before it has seen any Maltese."""
+    network: dict[str, list[float]] = {}
+    crf: dict[str, float] = {}
+    for result in results:
+        run = result["run"]
+        if run["mode"] == "cascade" and len(result.get("stage_dev_accuracy", [])) >= 2:
+            network.setdefault(run["scheme"], []).append(result["stage_dev_accuracy"][-2])
+        if run["mode"] == "zero-shot":
+            crf[run["scheme"]] = result["dev_accuracy"]
+    if not network and not crf:
+        return ""
+    lines = ["", "Zero-shot: Maltese dev UPOS accuracy (%) of a tagger that has seen only Arabic (tiny-bert: after "
+             "its cascade's Arabic stages, mean ± std (runs); CRF: trained on the Arabic alone):", "",
+             "| scheme | tiny-bert | CRF |", "| --- | --- | --- |"]
+    for scheme in [s for s in config["schemes"] if s in network or s in crf]:
+        values = network.get(scheme, [])
+        cell = ""
+        if values:
+            spread = f" ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else ""
+            cell = f"{100 * statistics.mean(values):.1f}{spread} ({len(values)})"
+        lines.append(f"| {scheme} | {cell} | {100 * crf[scheme]:.1f} |" if scheme in crf else f"| {scheme} | {cell} | |")
     return "\n".join(lines) + "\n"
 
 
@@ -258,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.collect:
         results = [json.loads(path.read_text()) for path in sorted((args.work / "runs").glob("**/result.json"))]
+        for result, path in zip(results, sorted((args.work / "runs").glob("**/result.json")), strict=True):
+            if "stage_dev_accuracy" not in result:  # runs finished before this field existed
+                stages = json.loads((path.parent / "metrics.json").read_text()).get("stages", [])
+                result["stage_dev_accuracy"] = [stage["eval"]["accuracy"] for stage in stages]
     else:
         results = run_grid(runs, config, args)
     markdown = table(results, config)

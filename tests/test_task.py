@@ -330,6 +330,6 @@ def test_experiment_a_config_dry_run(shared_data, capsys, monkeypatch):
     config = root / "docs" / "experiments" / "expA" / "config.yaml"
     assert experiment.main(["--config", str(config), "--shared", str(shared_data), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    # 3 sizes x 3 seeds x (baseline + 7 schemes x 2 modes) networks, plus 3 x (1 + 3 x 7) CRF runs.
-    assert out.strip().endswith("201 runs")
+    # 3 sizes x 3 seeds x (baseline + 7 schemes x 2 modes) networks; CRF: 3 x (1 + 3 x 7) + 7 zero-shot.
+    assert out.strip().endswith("208 runs")
     assert "tiny-bert/n100/cascade-chartx/seed1 AR-none AR-chartx MT100 epochs [2, 2, 12]" in out
