@@ -124,7 +124,7 @@ class RayBuild(Build):
         rows = rows.map_batches(_keyed_rows, fn_args=(source_dir, step), batch_size=1)
         targets = None
         if isinstance(step.stage, Mix):
-            selected = rows.filter(lambda row: row["phase"] == _SELECTED)
+            selected = rows.filter(expr=f"phase == {_SELECTED}")
             counts = {json.loads(row["key"]): row["count()"] for row in selected.groupby("key").count().iter_rows()}
             targets = step.stage.targets(counts)
         results = rows.groupby("key").map_groups(_run_group, fn_args=(step, targets), batch_format="pyarrow")

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import ray_fixture_stages  # noqa: F401  (registers the crashing stages)
+
 from augment.errors import AugkitError
 from corpora.engine import Build
 from corpora.recipe import load_recipe
