@@ -53,7 +53,8 @@ class Transliterator:
         self._cache_size = cache_size
         self.engine: RuleEngine | None = None
         self._rewrite_token = self._token_transform(cache_size)
-        self._word_cache: dict[str, str] = {}
+        self._word_cache: dict[str, str] = {}  # text mode: word -> rewrite + word-level post-processing
+        self._token_cache: dict[str, str] = {}  # token mode: token -> rewrite + post-processing
         self._preprocess = self._analyzer_hook()
 
     def __reduce__(self):
@@ -122,8 +123,12 @@ class Transliterator:
             tokens = [self._normalizer(token) for token in tokens]
         if self._preprocess is not None:
             tokens = self._preprocess(tokens)
-        rule_set = self.scheme.postprocess
-        return [postprocess(self._rewrite_token(token), rule_set) for token in tokens]
+        cache, rule_set = self._token_cache, self.scheme.postprocess
+        if len(cache) > self._cache_size:
+            cache.clear()
+        for token in set(tokens).difference(cache):
+            cache[token] = postprocess(self._rewrite_token(token), rule_set)
+        return [cache[token] for token in tokens]
 
     def map_batch(self, batch: dict[str, list[Any]], column: str = "text", output_column: str | None = None) -> dict:
         """For `datasets.Dataset.map(batched=True)`: adds `<column>_<scheme>` (or `output_column`).
