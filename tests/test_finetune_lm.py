@@ -269,6 +269,10 @@ def test_fertility_counts_tibetan_syllables_and_byte_fallback(cpt_model):
     stats = tokenizer.fertility(counter, records)
     assert stats["bo"]["words"] == 4
     assert stats["bo"]["byte_fallback_rate"] > 0.9
+    # Groups come from record fields or `meta` (where the corpus builder puts the scheme's signature).
+    schemes = [data.SourcedRecord({"text": "il-kelb", "lang": "mt", "meta": {"scheme": name}}, "x", 1)
+               for name in ("chartx", "morphtx")]
+    assert set(tokenizer.fertility(counter, schemes)) == {"all", "mt/chartx", "mt/morphtx"}
 
 
 def test_bad_records_name_file_and_line(tmp_path, capsys):
