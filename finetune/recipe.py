@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,11 +192,3 @@ def eval_history(trainer) -> list[dict[str, float]]:
     return [{"step": entry["step"], "eval_loss": entry["eval_loss"]}
             for entry in trainer.state.log_history if "eval_loss" in entry]
 
-
-class Stopwatch:
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.start
