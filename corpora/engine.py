@@ -43,6 +43,7 @@ from augment.errors import AugkitError
 from corpora.card import write_card
 from corpora.readers import fingerprint_files, read_source
 from corpora.recipe import Recipe, Step
+from corpora.records import check_record
 from corpora.stage import Record, StageOutput
 from corpora.writers import (
     read_shard,
@@ -124,6 +125,16 @@ def account(label: str, inputs: Iterable[str], output: StageOutput, passed_throu
     if not tally.balanced():
         raise AugkitError(f"stage {label}: counts do not balance: {tally.as_dict()}")
     return tally
+
+
+def check_output(label: str, output: StageOutput) -> None:
+    """Every record a stage returns keeps the record contract (corpora.records.check_record)."""
+    if not isinstance(output, StageOutput):
+        raise AugkitError(f"stage {label}: process returned {type(output).__name__}, not StageOutput")
+    for record in output.kept:
+        check_record(record, f"stage {label}")
+    for record, _ in output.dropped:
+        check_record(record, f"stage {label} (dropped)")
 
 
 def _hash(*parts: Any) -> str:
@@ -232,6 +243,7 @@ def _run_shard(job: _ShardJob, shard: int) -> int:
     for step, step_dir in zip(job.steps[start:], job.dirs[start:], strict=True):
         started = time.perf_counter()
         output = step.run(batch)
+        check_output(f"{step.label} (shard {shard})", output)
         passed = 0 if not step.apply_to else sum(1 for record in batch if not step.selects(record))
         tally = account(f"{step.label} (shard {shard})", (record["id"] for record in batch), output, passed)
         step_dir.write_shard(shard, step.index, step.stage.name, output, tally, time.perf_counter() - started)
@@ -438,6 +450,7 @@ class Build:
         shard = 0
         returned = StageOutput([], [])
         for output in step.run_stream(source_dir.records):
+            check_output(step.label, output)
             kept.extend(output.kept)
             dropped.extend(output.dropped)
             # Only ids and parents are kept for the account, so memory stays at one shard of records.

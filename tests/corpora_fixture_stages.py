@@ -100,3 +100,14 @@ class CountAllStreaming(Stage):
         total = sum(len(batch) for batch in batches)
         for batch in batches:
             yield StageOutput([{**record, "meta": {**record["meta"], "seen": total}} for record in batch], [])
+
+
+@_register
+@dataclass(frozen=True)
+class MisalignTags(Stage):
+    """Broken on purpose: gives every record one UPOS tag more than it has tokens."""
+
+    name: ClassVar[str] = "fixture_misalign_tags"
+
+    def process(self, batch: list[Record]) -> StageOutput:
+        return StageOutput([{**record, "tokens": ["a"], "upos": ["X", "Y"]} for record in batch], [])

@@ -73,6 +73,12 @@ def test_a_stage_that_loses_records_fails_the_build(tmp_path):
         build(load_recipe(recipe), tmp_path / "out", log=quiet)
 
 
+def test_a_stage_returning_a_malformed_record_fails_the_build(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_misalign_tags}\n")
+    with pytest.raises(AugkitError, match=r"01-fixture_misalign_tags \(shard 0\): record 'mt:1' has 1 tokens but 2 upos"):
+        build(load_recipe(recipe), tmp_path / "out", log=quiet)
+
+
 def test_apply_to_passes_other_records_through(tmp_path):
     recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third, apply_to: {source: other}}\n"
                                     "  - {stage: fixture_count_all, apply_to: {lang: mt}}\n")
