@@ -15,9 +15,10 @@ the same bytes.
   shard starts again from its last complete step, so no record is lost or duplicated.
 - Global steps: each record becomes a row (phase, position, group key, pickled record), the rows are
   grouped with Ray Data's `groupby(...).map_groups(...)` and every group runs the stage's own group
-  function (`process_group` of dedup_exact, dedup_near and format_cpt, `Mix.select` after a
-  `groupby("source").count()` for `Mix.targets`; a stage without a group decomposition runs as one
-  group), with the local engine's `account` per group. The outputs are sorted by the position of
+  function (`process_group` of dedup_exact and format_cpt; `process_group` of dedup_near over the
+  components of records that share an LSH bucket, found by a `groupby` of the bucket keys;
+  `Mix.select` after a `groupby("source").count()` for `Mix.targets`; a stage without a group
+  decomposition runs as one group), with the local engine's `account` per group. The outputs are sorted by the position of
   their inputs (a distributed sort) and streamed to the driver one shard at a time, which writes them
   with the local engine's shard writer, so the order of records is the local engine's.
 
@@ -41,6 +42,7 @@ from corpora.recipe import Step
 from corpora.stage import Record, StageOutput
 from corpora.stages.adapters import Translate
 from corpora.stages.common import KeyedGlobalStage
+from corpora.stages.dedup import DedupNear
 from corpora.stages.formatters import FormatCpt
 from corpora.stages.sampling import Mix
 
@@ -121,7 +123,8 @@ class RayBuild(Build):
         step_dir.prepare(resume=False)  # as the local engine: a global step's partial output is redone
         shards = source_dir.shards()
         rows = ray.data.from_items([{"shard": shard} for shard in range(shards)], override_num_blocks=shards)
-        rows = rows.map_batches(_keyed_rows, fn_args=(source_dir, step), batch_size=1)
+        components = _candidate_components(rows, source_dir, step) if isinstance(step.stage, DedupNear) else None
+        rows = rows.map_batches(_keyed_rows, fn_args=(source_dir, step, components), batch_size=1)
         targets = None
         if isinstance(step.stage, Mix):
             selected = rows.filter(expr=f"phase == {_SELECTED}")
@@ -179,10 +182,12 @@ class _ModelShards:
         return _run_shard_batch(batch, self.job)
 
 
-def _group_key(step: Step, record: Record) -> str:
+def _group_key(step: Step, record: Record, components: dict[str, str] | None) -> str:
     stage = step.stage
     if isinstance(stage, Mix):
         return json.dumps(record.get("source"))
+    if components is not None:  # dedup_near: its scope, then the candidate component
+        return f"{stage.group_key(record)}\x1f{components.get(record['id'], record['id'])}"
     if _keyed(stage):
         return stage.group_key(record)
     return ""  # one group: the stage sees every record at once, in order
@@ -197,7 +202,7 @@ def _keyed(stage) -> bool:
     return type(stage).process is KeyedGlobalStage.process
 
 
-def _keyed_rows(batch: dict, source_dir: StepDir, step: Step):
+def _keyed_rows(batch: dict, source_dir: StepDir, step: Step, components: dict[str, str] | None):
     """The rows of a global step for the shards in `batch`."""
     import pyarrow as pa
 
@@ -209,10 +214,58 @@ def _keyed_rows(batch: dict, source_dir: StepDir, step: Step):
             selected = step.selects(record)
             phases.append(_SELECTED if selected else _BYPASS)
             positions.append(int(shard) << _POSITION_BITS | index)
-            keys.append(_group_key(step, record) if selected else f"bypass:{record['id']}")
+            keys.append(_group_key(step, record, components) if selected else f"bypass:{record['id']}")
             blobs.append(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
     return pa.table({"phase": pa.array(phases, pa.int8()), "position": pa.array(positions, pa.int64()),
                      "key": pa.array(keys, pa.string()), "record": pa.array(blobs, pa.binary())})
+
+
+def _candidate_components(shards, source_dir: StepDir, step: Step) -> dict[str, str]:
+    """dedup_near: the connected components of "shares an LSH bucket" (Ray groupby by bucket key),
+    as {record id: component id} for the records that share a bucket with another.
+
+    Near-duplicates (a shared bucket and enough similarity) always lie in one such component, so
+    `process_group` over each component gives exactly its output over the whole scope. Only the ids
+    of records that share buckets come to the driver, never the records."""
+    shared = shards.map_batches(_bucket_rows, fn_args=(source_dir, step), batch_size=1)
+    shared = shared.groupby("bucket").map_groups(_shared_bucket, batch_format="pyarrow")
+    parent: dict[str, str] = {}
+
+    def root(record_id: str) -> str:
+        while parent.setdefault(record_id, record_id) != record_id:
+            parent[record_id] = parent[parent[record_id]]
+            record_id = parent[record_id]
+        return record_id
+
+    for row in shared.iter_rows():
+        first, *others = json.loads(row["ids"])
+        for other in others:
+            parent[root(other)] = root(first)
+    return {record_id: root(record_id) for record_id in list(parent)}
+
+
+def _bucket_rows(batch: dict, source_dir: StepDir, step: Step):
+    """(bucket, id) for every LSH band of every selected record of the shards in `batch`."""
+    import pyarrow as pa
+
+    from corpora.writers import read_shard
+
+    stage = step.stage
+    buckets, ids = [], []
+    for shard in batch["shard"]:
+        records = [record for record in read_shard(source_dir.data(int(shard))) if step.selects(record)]
+        for record, minhash in zip(records, stage.signatures(records) if records else [], strict=True):
+            for key in stage.band_keys(minhash):
+                buckets.append(f"{stage.group_key(record)}\x1f{key.hex()}")
+                ids.append(record["id"])
+    return pa.table({"bucket": pa.array(buckets, pa.string()), "id": pa.array(ids, pa.string())})
+
+
+def _shared_bucket(table):
+    import pyarrow as pa
+
+    ids = table.column("id").to_pylist()
+    return pa.table({"ids": pa.array([json.dumps(ids)] if len(ids) > 1 else [], pa.string())})
 
 
 def _run_group(table, step: Step, targets: dict | None):

@@ -127,6 +127,30 @@ outputs:
         assert connection.execute("SELECT COUNT(*) FROM translations").fetchone()[0] >= len(set(lines))
 
 
+def test_near_duplicates_grouped_by_lsh_buckets_match_the_local_engine(ray_local, tmp_path):
+    lines = (ROOT / "corpora" / "samples" / "mt_sample.txt").read_text(encoding="utf-8").splitlines()[:20]
+    # Every fourth line comes back with one word changed or a full stop lost: near-duplicates.
+    variants = [line.replace(" ", "  x ", 1) if index % 8 else line.rstrip(".") for index, line in enumerate(lines[::4])]
+    (tmp_path / "mt.txt").write_text("\n".join(lines + variants) + "\n", encoding="utf-8")
+    recipe = tmp_path / "near.yaml"
+    recipe.write_text(f"""
+name: near
+seed: 5
+shard_size: 6
+sources:
+  - {{name: maltese, format: txt, path: {tmp_path / 'mt.txt'}, lang: mt}}
+stages:
+  - {{stage: normalize}}
+  - {{stage: dedup_near, threshold: 0.7, ngram: 3}}
+outputs:
+  - {{format: jsonl, path: data}}
+""", encoding="utf-8")
+    local_manifest = build(recipe, tmp_path / "local", "local")
+    ray_manifest = build(recipe, tmp_path / "ray", "ray")
+    assert_same_build(tmp_path / "local", local_manifest, tmp_path / "ray", ray_manifest)
+    assert ray_manifest["stages"][2]["dropped_by_reason"] == {"near_duplicate": len(variants)}
+
+
 def test_missing_ray_names_the_extra(monkeypatch):
     from corpora.ray_engine import import_ray
 
