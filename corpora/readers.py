@@ -1,7 +1,8 @@
 """Readers: a recipe source -> a stream of records, each either accepted or rejected with a reason.
 
 Decoding, table parsing and CoNLL-U parsing are augment.formats' (one format layer for every
-command); this module only maps what those return onto records. A reader yields `(record, None)`
+command); this module only maps what those return onto records. txt, jsonl and CoNLL-U are streamed;
+csv, tsv and parquet files are read whole (one file at a time). A reader yields `(record, None)`
 for a good record and `(record, reason)` for one the read step drops, so that every input line is
 accounted for in the manifest (`invalid_utf8`, `empty`, `too_long`, `missing_text`, `not_text`,
 `empty_side`). Structural problems that make the rest of a file meaningless (a broken CoNLL-U
@@ -199,9 +200,22 @@ def _str(value: Any) -> str | None:
 
 
 def _read_table(source: Source) -> Iterator[ReadItem]:
-    table = formats.read_table(source.path, source.format)
-    _check_columns(source, table.columns, source.path)
-    yield from _table_records(source, table.rows, source.path)
+    if source.format == "jsonl":
+        columns, rows = _jsonl_rows(source.path)
+    else:
+        table = formats.read_table(source.path, source.format)
+        columns, rows = table.columns, table.rows
+    _check_columns(source, columns, source.path)
+    yield from _table_records(source, rows, source.path)
+
+
+def _jsonl_rows(path: str) -> tuple[list[str], Iterator[dict]]:
+    """JSON Lines streamed (files larger than memory); the first object's keys stand for the columns."""
+    rows = (row for _, row in formats.iter_jsonl(path))
+    first = next(rows, None)
+    if first is None:
+        return [], iter(())
+    return list(first), itertools.chain([first], rows)
 
 
 def _read_hf(source: Source) -> Iterator[ReadItem]:
@@ -278,15 +292,15 @@ def _read_bitext(source: Source) -> Iterator[ReadItem]:
     if source.paths:
         yield from _bitext_pairs(source, lang, other, _aligned_files(source))
     elif formats.format_from_path(source.path) == "jsonl":
-        table = formats.read_table(source.path, "jsonl")
+        columns, table_rows = _jsonl_rows(source.path)
         fields = list(source.columns or source.langs)
         _check_columns(Source(source.name, "jsonl", source.path, lang="und", text_field=fields[0],
-                              id_field=source.id_field, doc_field=source.doc_field), table.columns, source.path)
-        if fields[1] not in table.columns:
+                              id_field=source.id_field, doc_field=source.doc_field), columns, source.path)
+        if fields[1] not in columns:
             raise InputError(source.path, f"no column {fields[1]!r} (source {source.name!r}); the columns are "
-                             f"{table.columns}")
+                             f"{columns}")
         rows = ((number, row.get(fields[0]), row.get(fields[1]), row) for number, row in
-                enumerate(table.rows, start=1))
+                enumerate(table_rows, start=1))
         yield from _bitext_pairs(source, lang, other, rows)
     else:
         yield from _bitext_pairs(source, lang, other, _tsv_pairs(source))
