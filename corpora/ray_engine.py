@@ -77,12 +77,20 @@ class RayBuild(Build):
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
+        context.raise_original_map_exception = True  # an AugkitError from a stage reaches the driver
         if "RAY_DATA_DEFAULT_SHUFFLE_STRATEGY" not in os.environ:
             # Ray's default hash shuffle starts aggregator actors: on a 2-CPU node a groupby of a
             # few hundred rows took 10-40 s with it and under 1 s with the sort-based shuffle.
             context.shuffle_strategy = ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        return super().run()
+        try:
+            return super().run()
+        except ray.exceptions.RayError as error:
+            # A stage's or the accounts' error inside a worker: report it as the local engine would.
+            cause = _augkit_error(error)
+            if cause is None:
+                raise
+            raise cause from None
 
     # --- per-shard steps ---------------------------------------------------------------------
 
@@ -150,6 +158,17 @@ class RayBuild(Build):
         step_dir.complete(shard, tally)
         self._report(step.label, tally, time.perf_counter() - started)
         return tally
+
+
+def _augkit_error(error: BaseException | None) -> AugkitError | None:
+    """The AugkitError a Ray error was caused by, if any (Ray wraps a worker's exceptions)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, AugkitError) and type(error).__module__.startswith("augment"):
+            return error
+        error = getattr(error, "cause", None) or error.__cause__ or error.__context__
+    return None
 
 
 def _parts(job: _ShardJob) -> list[_ShardJob]:

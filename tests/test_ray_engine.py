@@ -151,6 +151,22 @@ outputs:
     assert ray_manifest["stages"][2]["dropped_by_reason"] == {"near_duplicate": len(variants)}
 
 
+def test_a_broken_stage_fails_with_the_local_engines_error(ray_local, tmp_path):
+    import corpora_fixture_stages  # noqa: F401  (fixture_lose_one)
+
+    (tmp_path / "x.txt").write_text("a b\nc d\ne f\n", encoding="utf-8")
+    recipe = tmp_path / "lose.yaml"
+    recipe.write_text(f"""
+name: lose
+shard_size: 2
+sources: [{{name: s, format: txt, path: {tmp_path / 'x.txt'}, lang: mt}}]
+stages: [{{stage: fixture_lose_one}}]
+outputs: [{{format: jsonl, path: data}}]
+""", encoding="utf-8")
+    with pytest.raises(AugkitError, match=r"stage 01-fixture_lose_one \(shard \d\): 1 record\(s\) neither kept"):
+        build(recipe, tmp_path / "ray", "ray")
+
+
 def test_missing_ray_names_the_extra(monkeypatch):
     from corpora.ray_engine import import_ray
 
