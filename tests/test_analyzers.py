@@ -120,13 +120,17 @@ def test_token_count_preserved_on_real_arabic(shared_data, name, max_lines):
                 lines.append(line.rstrip("\n"))
             if len(lines) == max_lines:
                 break
+    from augment.transliterate import Transliterator
+
     preprocessor = MorphPreprocessor("offline", SCHEMES_DIR / "morphtx" / "tag_map.tsv")
+    morphtx = Transliterator("morphtx")  # shares the analyzer (and its memo) with the preprocessor
     for line in lines:
         tokens = tokenize(line)
         mapped = preprocessor.map_tokens(tokens)
         assert len(mapped) == len(tokens)
         # Every token stays one non-empty piece: nothing lost, nothing merged into a neighbour.
         assert all(piece.strip() for piece in mapped)
+        assert len(morphtx.transliterate_tokens(tokens)) == len(tokens)
 
 
 def test_analyzer_summary_line():
