@@ -39,6 +39,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from augment import formats
+    from augment.morphtx import analyzer_summary
     from augment.transliterate import Transliterator
 
     fmt = args.format or formats.format_from_path(args.input)
@@ -58,6 +59,9 @@ def run(args) -> int:
     if not args.quiet:
         where = "" if args.output == "-" else f" -> {args.output}"
         print(f"augkit transliterate: {count:,} {unit}{where} [{transliterator.signature}]", file=sys.stderr)
+        analysis = analyzer_summary(transliterator.scheme)
+        if analysis:
+            print(f"augkit transliterate: {analysis}", file=sys.stderr)
     if stats.replacements:
         print(f"augkit transliterate: {stats.replacements:,} invalid UTF-8 sequence(s) in {args.input} replaced "
               f"by U+FFFD (first at byte {stats.first_offset})", file=sys.stderr)
