@@ -407,8 +407,7 @@ class Build:
         step_dir.write_shard(shard, 0, "read", output, tally)
 
     def _segment(self, steps: tuple[Step, ...], source_dir: StepDir, dirs: list[StepDir]) -> list[Tally]:
-        todo = [(step, step_dir) for step, step_dir in zip(steps, dirs, strict=True) if not step_dir.is_done()]
-        if not todo:
+        if all(step_dir.is_done() for step_dir in dirs):
             tallies = [step_dir.tally() for step_dir in dirs]
             for step, tally in zip(steps, tallies, strict=True):
                 self._report(step.label, tally, None)
