@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/augkit demo
+	$(BIN)/augkit demo --output runs/demo
 
 test: setup
 	$(BIN)/python -m pytest
