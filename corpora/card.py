@@ -107,13 +107,13 @@ def write_card(output: Path, manifest: dict[str, Any], records: Iterable[Record]
         "",
         "Every stage balances: in - consumed + derived = out + dropped. Dropped records are in `rejected/`.",
         "",
-        "| step | stage | in | out | dropped | reasons |",
-        "| ---: | --- | ---: | ---: | ---: | --- |",
+        "| step | stage | in | consumed | derived | out | dropped | reasons |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for stage in manifest["stages"]:
         reasons = ", ".join(f"{reason} {count:,}" for reason, count in stage["dropped_by_reason"].items())
-        lines.append(f"| {stage['step']} | {stage['stage']} | {stage['in']:,} | {stage['out']:,} | "
-                     f"{stage['dropped']:,} | {reasons} |")
+        lines.append(f"| {stage['step']} | {stage['stage']} | {stage['in']:,} | {stage['consumed']:,} | "
+                     f"{stage['derived']:,} | {stage['out']:,} | {stage['dropped']:,} | {reasons} |")
     lines += ["", "## Statistics", "",
               "| unit | total | mean | median | 95th pct | min | max |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -64,8 +64,9 @@ def summary(manifest: dict, output: Path) -> str:
     lines = [f"{manifest['recipe']}: {manifest['records']:,} records"]
     for stage in manifest["stages"]:
         reasons = ", ".join(f"{reason} {count:,}" for reason, count in stage["dropped_by_reason"].items())
+        made = f"  consumed {stage['consumed']:,} -> derived {stage['derived']:,}" if stage["derived"] else ""
         lines.append(f"  {stage['step']:>2} {stage['stage']:<18} in {stage['in']:>9,}  out {stage['out']:>9,}"
-                     f"  dropped {stage['dropped']:>7,}{f' ({reasons})' if reasons else ''}")
+                     f"  dropped {stage['dropped']:>7,}{f' ({reasons})' if reasons else ''}{made}")
     for entry in manifest["outputs"]:
         lines.append(f"  output {entry['format']:<12} {output / entry['path']} ({len(entry['files'])} file(s))")
     lines.append(f"  manifest {output / 'manifest.json'}; rejected records in {output / 'rejected'}")
