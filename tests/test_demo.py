@@ -41,7 +41,7 @@ def test_demo_chain_recipe_dry_run_lists_every_stage(untrained_mt_model, tmp_pat
     assert code == 0
     for stage in ("normalize", "filter_langid", "dedup_exact", "transliterate", "translate", "split", "mix",
                   "format_cpt", "format_sft"):
-        assert f" {stage} " in out, stage
+        assert f"-{stage} " in out, stage
     assert not (tmp_path / "b" / "manifest.json").exists()
 
 

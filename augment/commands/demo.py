@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     parser.add_argument("--output", "-o", type=Path, default=Path("runs/demo"),
                         help="folder for every artefact of the chain (default: runs/demo)")
     parser.add_argument("--quick", action="store_true", help="a fraction of the training steps (for CI)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default: 2)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default: 1; the models are tiny)")
     parser.add_argument("--table-only", action="store_true", help="print the transliteration table and stop")
     parser.set_defaults(func=run)
 
