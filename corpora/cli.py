@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         from corpora.ray_engine import RayBuild
 
+        if args.num_proc != 1:
+            raise AugkitError("--num-proc is for the local engine; on Ray the cluster's CPUs are used")
+
         build = RayBuild(recipe, output, resume=args.resume, log=log, address=args.address)
     elif args.address is not None:
         raise AugkitError("--address needs --engine ray")
