@@ -80,7 +80,21 @@ def new_marian(tokenizer, *, d_model: int = 64, layers: int = 2, heads: int = 4,
         share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
         # Scaled embeddings of unit size, so that the sinusoidal positions do not drown the tokens.
         scale_embedding=True, init_std=d_model**-0.5)
-    return MarianMTModel(config)
+    model = MarianMTModel(config)
+    _zero_start_embedding(model)
+    # Marian never emits <pad>; CTranslate2 drops it from the vocabulary, so generate must not pick it either.
+    model.generation_config.bad_words_ids = [[tokenizer.pad_token_id]]
+    return model
+
+
+def _zero_start_embedding(model) -> None:
+    """Marian decoders start from a zero embedding (the <pad> row), which is what CTranslate2 assumes.
+    With tied input/output embeddings the output layer's gradient moves that row, so it is reset
+    after every step."""
+    import torch
+
+    with torch.no_grad():
+        model.get_input_embeddings().weight[model.config.pad_token_id].zero_()
 
 
 def train_seq2seq(pairs: Sequence[tuple[str, str]], out_dir: str | Path, config: Seq2SeqConfig = Seq2SeqConfig()) -> Path:
@@ -112,6 +126,7 @@ def train_seq2seq(pairs: Sequence[tuple[str, str]], out_dir: str | Path, config:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        _zero_start_embedding(model)
         schedule.step()
         optimizer.zero_grad()
         if config.max_seconds is not None and time.perf_counter() - started > config.max_seconds:

@@ -1,6 +1,7 @@
 """augment.translate and `augkit translate` on tiny models built here (no hub access).
 
-Models: a Marian model trained for about a minute to reverse digit strings (real decoding), and
+Models: a Marian model trained for well under a minute to spell out digit strings, keeping bracket
+markers in place (real decoding), and
 random-weight Marian, NLLB, M2M-100, MADLAD-style T5 and Llama models whose tokenizers are trained
 on the fly; each is saved as a Hugging Face model and converted by the code under test.
 """
@@ -33,30 +34,28 @@ FLORES = ["arb_Arab", "mlt_Latn", "eng_Latn", "bod_Tibt", "zho_Hans"]
 WORDS = "zero one two three four five six seven eight nine".split()
 
 
-# --- the trained model: reverse a digit string, mirroring one bracketed span --------------------------
+# --- the trained model: spell out digits, keeping bracket markers where they are -----------------------
 
 
-def reversal_pair(rng: random.Random) -> tuple[str, str]:
-    """Digits reversed; up to two marked spans are mirrored: "[ 1 2 ] 3" -> "3 [ 2 1 ]"."""
-    digits = [str(rng.randrange(10)) for _ in range(rng.randint(3, 6))]
+def spelled_pair(rng: random.Random) -> tuple[str, str]:
+    """"3 [ 0 6 ] 2" -> "three [ zero six ] two": 3-8 digits, up to two marked spans."""
+    digits = [str(rng.randrange(10)) for _ in range(rng.randint(3, 8))]
     cuts = sorted(rng.sample(range(len(digits) + 1), 2 * rng.choice([0, 0, 1, 2])))
     source = []
     for index, digit in enumerate(digits):
         source += ["]"] * cuts[1::2].count(index) + ["["] * cuts[0::2].count(index) + [digit]
     source += ["]"] * cuts[1::2].count(len(digits))
-    source = " ".join(source).replace("[ ]", "").split()  # an empty span is no span
-    mirrored = ["]" if token == "[" else "[" if token == "]" else token for token in reversed(source)]
-    return " ".join(source), " ".join(mirrored)
+    return " ".join(source), " ".join(WORDS[int(token)] if token.isdigit() else token for token in source)
 
 
 @pytest.fixture(scope="session")
-def reversal_model(tmp_path_factory) -> Path:
+def trained_model(tmp_path_factory) -> Path:
     from finetune.seq2seq import Seq2SeqConfig, train_seq2seq
 
     rng = random.Random(0)
-    pairs = [reversal_pair(rng) for _ in range(4000)]
-    return train_seq2seq(pairs, tmp_path_factory.mktemp("reversal"),
-                         Seq2SeqConfig(steps=700, max_seconds=None, learning_rate=3e-3))
+    pairs = [spelled_pair(rng) for _ in range(4000)]
+    return train_seq2seq(pairs, tmp_path_factory.mktemp("spelled"),
+                         Seq2SeqConfig(steps=500, max_seconds=None, learning_rate=3e-3))
 
 
 @pytest.fixture(scope="session")
@@ -288,15 +287,15 @@ def test_conversion_cache_is_content_addressed(marian_model, tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_trained_model_reverses_digits_through_the_cli(reversal_model, cache_dir, tmp_path):
+def test_trained_model_spells_digits_through_the_cli(trained_model, cache_dir, tmp_path):
     rng = random.Random(123)
     pairs = []
     while len(pairs) < 200:
-        source, target = reversal_pair(rng)
+        source, target = spelled_pair(rng)
         if "[" not in source:
             pairs.append((source, target))
     (tmp_path / "in.txt").write_text("".join(f"{source}\n" for source, _ in pairs), encoding="utf-8")
-    code = main(["translate", "--model", str(reversal_model), "--src", "en", "--tgt", "mt", "--input",
+    code = main(["translate", "--model", str(trained_model), "--src", "en", "--tgt", "mt", "--input",
                  str(tmp_path / "in.txt"), "--output", str(tmp_path / "out.txt"), "--cache", str(cache_dir),
                  "--translation-cache", str(tmp_path / "tc.sqlite"), "--quantization", "float32", "--beam", "4",
                  "--language-check", "script", "--intra-threads", "1", "--quiet"])
@@ -314,68 +313,74 @@ def test_trained_model_reverses_digits_through_the_cli(reversal_model, cache_dir
 
 
 @pytest.mark.slow
-def test_ctranslate2_greedy_equals_hf_generate(reversal_model, nllb_model, cache_dir):
+def test_ctranslate2_greedy_equals_hf_generate(trained_model, nllb_model, cache_dir):
     rng = random.Random(7)
-    cases = [(reversal_model, "en", "mt", [reversal_pair(rng)[0] for _ in range(150)]),
+    cases = [(trained_model, "en", "mt", [spelled_pair(rng)[0] for _ in range(150)]),
              (nllb_model, "ar", "mt", CORPUS[::3])]
     for model_dir, src, tgt, texts in cases:
-        translator = _translator(model_dir, cache_dir, src, tgt)
+        # The length budget is per batch; a fixed one (20 tokens) lets each sentence be compared alone.
+        translator = _translator(model_dir, cache_dir, src, tgt,
+                                 decoding=Decoding(beam_size=1, max_length_ratio=1e-6, max_length_extra=20))
         ours = translator.translate(texts)
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(translator.files.tokenizer_dir))
         model = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)).eval()
-        prefix = translator.family.target_prefix()
+        prefix = translator.family.target_prefix() or []
         agree = 0
         for text in texts:
             ids = tokenizer.convert_tokens_to_ids(translator.family.source_tokens(text))
             options = {"forced_bos_token_id": tokenizer.convert_tokens_to_ids(prefix[0])} if prefix else {}
             with torch.no_grad():
                 generated = model.generate(torch.tensor([ids]), num_beams=1, do_sample=False,
-                                           max_new_tokens=translator.decoding.max_decoding_length(len(ids)) + 1,
-                                           **options)
+                                           max_new_tokens=20 + len(prefix), **options)
             agree += ours[text] == [tokenizer.decode(generated[0], skip_special_tokens=True).strip()]
         assert agree >= 0.99 * len(texts), f"{model_dir.name}: {agree}/{len(texts)}"
 
 
 @pytest.mark.slow
-def test_markers_survive_a_trained_model_and_fall_back(reversal_model, cache_dir):
-    translator = _translator(reversal_model, cache_dir, "en", "mt", decoding=Decoding(beam_size=4))
+def test_markers_survive_a_trained_model_and_fall_back(trained_model, cache_dir):
+    translator = _translator(trained_model, cache_dir, "en", "mt", decoding=Decoding(beam_size=4))
     records = [
         {"id": "a", "tokens": ["1", "2", "3", "4"], "labels": ["B-PER", "I-PER", "O", "B-LOC"]},
         {"id": "b", "tokens": ["5", "6", "7"], "labels": ["O", "B-ORG", "O"], "sentiment": "pos"},
+        # Brackets in the text make markers ambiguous: the entity's own translation is looked up instead.
+        {"id": "c", "tokens": ["8", "9", "0", "[", "1", "]"], "labels": ["B-LOC", "I-LOC", "I-LOC", "O", "O", "O"]},
     ]
     counts = StreamCounts()
     results = list(translate_records(records, translator, filters=[], counts=counts))
-    (first, reason_a), (second, reason_b) = results
-    assert reason_a is None and reason_b is None
-    assert first["tokens"] == ["4", "3", "2", "1"] and first["labels"] == ["B-LOC", "O", "B-PER", "I-PER"]
-    assert second["tokens"] == ["7", "6", "5"] and second["labels"] == ["O", "B-ORG", "O"]
+    (first, reason_a), (second, reason_b), (third, reason_c) = results
+    assert reason_a is None and reason_b is None and reason_c is None
+    assert first["tokens"] == ["one", "two", "three", "four"] and first["labels"] == ["B-PER", "I-PER", "O", "B-LOC"]
+    assert second["tokens"] == ["five", "six", "seven"] and second["labels"] == ["O", "B-ORG", "O"]
     assert second["sentiment"] == "pos"  # sentence-level labels are copied
-    assert sum(counts.projection.values()) == 2
+    assert third["tokens"] == ["eight", "nine", "zero", "[", "one", "]"]
+    assert third["labels"] == ["B-LOC", "I-LOC", "I-LOC", "O", "O", "O"]
+    assert counts.projection == {"markers": 2, "fuzzy": 1}
 
 
 # --- streaming, deduplication, documents, resume -------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_documents_are_split_and_rejoined_in_order(reversal_model, cache_dir):
-    translator = _translator(reversal_model, cache_dir, "en", "mt", decoding=Decoding(beam_size=4))
+def test_documents_are_split_and_rejoined_in_order(trained_model, cache_dir):
+    translator = _translator(trained_model, cache_dir, "en", "mt", decoding=Decoding(beam_size=4))
     records = [{"id": "d", "text": "1 2 3\n4 5 6\n\n7 8 9"}, {"id": "e", "text": "1 2 3"}]
     results = list(translate_records(records, translator, filters=[]))
-    assert [record["text"] for record, _ in results] == ["3 2 1\n6 5 4\n\n9 8 7", "3 2 1"]
+    assert [record["text"] for record, _ in results] == ["one two three\nfour five six\n\nseven eight nine",
+                                                         "one two three"]
     assert translator.stats.segments == 3  # "1 2 3" decoded once for both records
 
 
 def _digit_records(count: int, seed: int = 5) -> list[dict]:
     rng = random.Random(seed)
-    return [{"id": str(i), "text": reversal_pair(rng)[0].replace("[ ", "").replace(" ]", "")} for i in range(count)]
+    return [{"id": str(i), "text": spelled_pair(rng)[0].replace("[ ", "").replace(" ]", "")} for i in range(count)]
 
 
 @pytest.mark.slow
-def test_resume_after_crash_loses_and_duplicates_nothing(reversal_model, cache_dir, tmp_path):
+def test_resume_after_crash_loses_and_duplicates_nothing(trained_model, cache_dir, tmp_path):
     records = _digit_records(120)
     decoding = Decoding(beam_size=2)
     reference = [(r["id"], r["text"]) for r, _ in translate_records(
-        records, _translator(reversal_model, cache_dir, "en", "mt", decoding=decoding), filters=[], window=25)]
+        records, _translator(trained_model, cache_dir, "en", "mt", decoding=decoding), filters=[], window=25)]
 
     def crashing(limit):
         for index, record in enumerate(records):
@@ -384,23 +389,24 @@ def test_resume_after_crash_loses_and_duplicates_nothing(reversal_model, cache_d
             yield record
 
     cache_file = tmp_path / "resume.sqlite"
-    first = _translator(reversal_model, cache_dir, "en", "mt", decoding=decoding, translation_cache=cache_file)
+    first = _translator(trained_model, cache_dir, "en", "mt", decoding=decoding, translation_cache=cache_file)
     done = []
     with pytest.raises(KeyboardInterrupt):
         for record, _ in translate_records(crashing(70), first, filters=[], window=25):
             done.append(record["id"])
     first.close()
     assert 0 < len(done) < 120
-    second = _translator(reversal_model, cache_dir, "en", "mt", decoding=decoding, translation_cache=cache_file)
+    done_texts = {record["text"] for record in records if record["id"] in set(done)}
+    second = _translator(trained_model, cache_dir, "en", "mt", decoding=decoding, translation_cache=cache_file)
     resumed = [(r["id"], r["text"]) for r, _ in translate_records(records, second, filters=[], window=25)]
     assert resumed == reference  # nothing lost, nothing duplicated, same order and text
     distinct = len({r["text"] for r in records})
-    assert second.stats.cached >= len(set(r["text"] for r in records[:50]))  # finished windows came from the cache
+    assert second.stats.cached >= len(done_texts)  # what was finished before the crash came from the cache
     assert second.stats.cached + second.stats.decoded == distinct
-    third = _translator(reversal_model, cache_dir, "en", "mt", decoding=decoding, translation_cache=cache_file)
+    third = _translator(trained_model, cache_dir, "en", "mt", decoding=decoding, translation_cache=cache_file)
     list(translate_records(records, third, filters=[], window=25))
     assert third.stats.decoded == 0  # a re-run is free
-    other = _translator(reversal_model, cache_dir, "en", "mt", decoding=Decoding(beam_size=1), translation_cache=cache_file)
+    other = _translator(trained_model, cache_dir, "en", "mt", decoding=Decoding(beam_size=1), translation_cache=cache_file)
     list(translate_records(records[:5], other, filters=[]))
     assert other.stats.cached == 0  # other decoding settings never reuse these translations
 
@@ -435,17 +441,18 @@ def test_batches_respect_the_token_budget(nllb_model, cache_dir):
 
 
 @pytest.mark.slow
-def test_cli_jsonl_with_labels_and_rejects(reversal_model, cache_dir, tmp_path):
+def test_cli_jsonl_with_labels_and_rejects(trained_model, cache_dir, tmp_path):
     rows = [{"id": "1", "text": "1 2 3", "tokens": ["1", "2", "3"], "ner": ["B-X", "O", "O"], "label": "a"},
             {"id": "2", "text": "", "tokens": [], "ner": [], "label": "b"}]
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    code = main(["translate", "-m", str(reversal_model), "--src", "en", "--tgt", "mt", "-i", str(tmp_path / "in.jsonl"),
+    code = main(["translate", "-m", str(trained_model), "--src", "en", "--tgt", "mt", "-i", str(tmp_path / "in.jsonl"),
                  "-o", str(tmp_path / "out.jsonl"), "--labels-column", "ner", "--cache", str(cache_dir),
                  "--translation-cache", str(tmp_path / "tc.sqlite"), "--language-check", "script", "-q",
                  "--intra-threads", "1"])
     assert code == 0
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert out == [{"id": "1", "text": "3 2 1", "tokens": ["3", "2", "1"], "ner": ["O", "O", "B-X"], "label": "a"}]
+    assert out == [{"id": "1", "text": "one two three", "tokens": ["one", "two", "three"], "ner": ["B-X", "O", "O"],
+                    "label": "a"}]
     rejected = [json.loads(line) for line in (tmp_path / "out.jsonl.rejected.jsonl").read_text().splitlines()]
     assert [(r["id"], r["reason"]) for r in rejected] == [("2", "empty")]
     summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())

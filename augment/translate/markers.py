@@ -107,10 +107,11 @@ def _assign(tokens: list[str], marked: list[tuple[int, int]], spans: list[Entity
 
 
 def project_fuzzy(translation: str, spans: list[Entity], entity_translations: list[str],
-                  min_similarity: float = 0.8) -> tuple[list[str], list[str]] | None:
-    """Fallback: find each entity's translation in the marker-free translation (best window of the
-    same word count, similarity >= min_similarity, no overlaps)."""
-    tokens = strip_markers(translation)
+                  min_similarity: float = 0.8, marked: bool = True) -> tuple[list[str], list[str]] | None:
+    """Fallback: find each entity's translation in the translation (best window of the same word
+    count, similarity >= min_similarity, no overlaps). `marked`: the source carried markers, so any
+    left in the translation are removed; otherwise brackets are the text's own and stay."""
+    tokens = strip_markers(translation) if marked else translation.split()
     labels = ["O"] * len(tokens)
     for span, entity_translation in zip(spans, entity_translations, strict=True):
         words = entity_translation.split()

@@ -112,10 +112,11 @@ def _finish(job: Job, translations: dict[str, list[str]], translator: Translator
             projected = markers.project_markers(first, job.spans, entity_translations) if job.marked else None
             method = "markers"
             if projected is None:
-                projected, method = markers.project_fuzzy(first, job.spans, entity_translations), "fuzzy"
+                projected = markers.project_fuzzy(first, job.spans, entity_translations, marked=job.marked)
+                method = "fuzzy"
             if projected is None:
                 reason = "markers_lost"
-                output[tokens_field] = markers.strip_markers(first)
+                output[tokens_field] = markers.strip_markers(first) if job.marked else first.split()
                 output[labels_field] = ["O"] * len(output[tokens_field])
             else:
                 counts.projection[method] += 1
