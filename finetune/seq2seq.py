@@ -76,7 +76,9 @@ def new_marian(tokenizer, *, d_model: int = 64, layers: int = 2, heads: int = 4,
         encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn_dim,
         decoder_ffn_dim=ffn_dim, max_position_embeddings=max_positions, pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
-        forced_eos_token_id=tokenizer.eos_token_id, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+        dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+        # MarianConfig forces </s> at the length limit by default, which CTranslate2 does not do.
+        forced_eos_token_id=None,
         share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
         # Scaled embeddings of unit size, so that the sinusoidal positions do not drown the tokens.
         scale_embedding=True, init_std=d_model**-0.5)
@@ -84,6 +86,7 @@ def new_marian(tokenizer, *, d_model: int = 64, layers: int = 2, heads: int = 4,
     _zero_start_embedding(model)
     # Marian never emits <pad>; CTranslate2 drops it from the vocabulary, so generate must not pick it either.
     model.generation_config.bad_words_ids = [[tokenizer.pad_token_id]]
+    model.generation_config.forced_eos_token_id = None
     return model
 
 
