@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augment.errors import AugkitError
-from corpora.engine import Build, StepDir, Tally, _run_shard, _ShardJob, account
+from corpora.engine import Build, StepDir, Tally, _run_shard, _ShardJob, account, check_output
 from corpora.recipe import Step
 from corpora.stage import Record, StageOutput
 from corpora.stages.adapters import Translate
@@ -304,7 +304,9 @@ def _run_group(table, step: Step, targets: dict | None):
         output, passed = stage.process_group(records), 0
     else:
         output, passed = stage.process(records), 0
-    tally = account(f"{step.label} (group of {records[0]['id']!r})", positions, output, passed)
+    label = f"{step.label} (group of {records[0]['id']!r})"
+    check_output(label, output)
+    tally = account(label, positions, output, passed)
     rows = [*((record, "") for record in output.kept), *output.dropped]
     columns: dict[str, list] = {"phase": [], "position": [], "order": [], "reason": [], "record": [], "tally": []}
     # A stage run as one group gave its output in its own order (format_cpt packs split by split).
