@@ -59,9 +59,13 @@ class DemoSettings:
 
 
 def run_chain(settings: DemoSettings, out: TextIO = sys.stdout) -> dict[str, Any]:
+    import warnings
+
     import torch
 
     torch.set_num_threads(settings.threads)
+    # MarianTokenizer's advice concerns Moses pre-tokenisation, which the demo's model does not use.
+    warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
     output = settings.output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -96,7 +100,8 @@ def run_chain(settings: DemoSettings, out: TextIO = sys.stdout) -> dict[str, Any
                 "--block-size", "128"]
     step(4, f"continual pre-training: augkit cpt ({settings.cpt_steps} steps)")
     with _timer(timings, "cpt"):
-        _cached(paths["cpt"], {"corpus": corpus["cpt"], "steps": settings.cpt_steps, "options": training}, out,
+        _cached(paths["cpt"], {"corpus": corpus["cpt"], "init": _fingerprint_dir(paths["init"], "*.safetensors"),
+                               "steps": settings.cpt_steps, "options": training}, out,
                 lambda: _cli("cpt", "--model", str(paths["init"]), "--data", f"{cpt_data}:train",
                              "--eval-data", f"{cpt_data}:dev", "--output", str(paths["cpt"]), "--lr", "3e-3",
                              "--max-steps", str(settings.cpt_steps), "--eval-every", str(settings.cpt_steps // 2),
