@@ -131,6 +131,9 @@ def training_arguments(config: TrainConfig, train_examples: int):
     steps_per_epoch = max(1, math.ceil(train_examples / (config.batch_size * config.gradient_accumulation)))
     total_steps = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
     eval_every = max(1, min(config.eval_every, total_steps))
+    # transformers 5.20 renamed gradient_checkpointing; pass whichever the installed release takes.
+    names = {field.name for field in dataclasses.fields(TrainingArguments)}
+    checkpointing = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
     return TrainingArguments(
         output_dir=str(Path(config.output) / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
@@ -142,7 +145,7 @@ def training_arguments(config: TrainConfig, train_examples: int):
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
         max_steps=total_steps,
-        activation_checkpointing=config.gradient_checkpointing,
+        **{checkpointing: config.gradient_checkpointing},
         eval_strategy="steps",
         eval_steps=eval_every,
         eval_on_start=True,  # the held-out loss before training is the baseline of the report
