@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--hf-dtypes", default="float32", help="HF baselines, e.g. float32,float16 on GPU")
     parser.add_argument("--sentences", type=int, default=200)
     parser.add_argument("--hf-batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="speed runs per system; the best counts")
     parser.add_argument("--decode-tokens", type=int, default=64, help="tokens decoded per sentence")
     parser.add_argument("--max-batch-tokens", type=int, default=2048)
     parser.add_argument("--reversal-steps", type=int, default=700)
@@ -189,30 +190,37 @@ def main() -> None:
     decoding = Decoding(beam_size=1, max_length_ratio=1e-6, max_length_extra=args.decode_tokens)
     results["speed_model"] = {"architecture": "Marian, d_model 512, 6+6 layers, FFN 2048, vocab 12k, random weights",
                               "parameters": parameters, "sentences": len(texts), "decoding": "greedy",
+                              "repeats": f"best of {args.repeats}, systems taking turns",
                               "max_decoding_length": f"{args.decode_tokens} tokens per sentence"}
+    # Best of --repeats runs, the systems taking turns, so that a busy neighbour slows both alike.
     speed = {}
     baseline_outputs = {}
-    for dtype in args.hf_dtypes.split(","):
-        outputs, tokens, seconds = hf_generate(model_dir, texts, args.device, dtype, args.hf_batch, decoding)
-        baseline_outputs[dtype] = outputs
-        speed[f"hf_generate_{dtype}"] = {"target_tokens": tokens, "seconds": round(seconds, 2),
-                                         "tokens_per_second": round(tokens / seconds, 1)}
-        print(f"HF generate {dtype}: {tokens / seconds:.1f} tokens/s", flush=True)
-    reference = baseline_outputs.get("float32") or next(iter(baseline_outputs.values()))
-    base_rate = speed[f"hf_generate_{next(iter(baseline_outputs))}"]["tokens_per_second"]
-    for quantization in args.quantizations.split(","):
-        outputs, tokens, seconds, load = augkit_translate(model_dir, texts, args.device, quantization, cache,
-                                                          decoding, threads, args.max_batch_tokens)
-        identical = sum(outputs[text] == reference[text] for text in texts) / len(texts)
-        rate = tokens / seconds
-        speed[f"augkit_{quantization}"] = {
-            "target_tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(rate, 1),
-            "speedup_vs_hf": round(rate / base_rate, 2), "identical_to_hf_float32": round(identical, 4),
-            "convert_and_load_seconds": round(load, 1)}
-        print(f"augkit {quantization}: {rate:.1f} tokens/s, x{rate / base_rate:.2f}, identical {identical:.2%}", flush=True)
+    dtypes, quantizations = args.hf_dtypes.split(","), args.quantizations.split(",")
+    for _ in range(args.repeats):
+        for dtype in dtypes:
+            outputs, tokens, seconds = hf_generate(model_dir, texts, args.device, dtype, args.hf_batch, decoding)
+            baseline_outputs[dtype] = outputs
+            best = speed.get(f"hf_generate_{dtype}", {}).get("seconds", float("inf"))
+            if seconds < best:
+                speed[f"hf_generate_{dtype}"] = {"target_tokens": tokens, "seconds": round(seconds, 2),
+                                                 "tokens_per_second": round(tokens / seconds, 1)}
+        reference = baseline_outputs.get("float32") or baseline_outputs[dtypes[0]]
+        for quantization in quantizations:
+            outputs, tokens, seconds, load = augkit_translate(model_dir, texts, args.device, quantization, cache,
+                                                              decoding, threads, args.max_batch_tokens)
+            best = speed.get(f"augkit_{quantization}", {}).get("seconds", float("inf"))
+            if seconds < best:
+                speed[f"augkit_{quantization}"] = {
+                    "target_tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1),
+                    "identical_to_hf_float32": round(sum(outputs[t] == reference[t] for t in texts) / len(texts), 4),
+                    "convert_and_load_seconds": round(load, 1)}
+        print({name: row["tokens_per_second"] for name, row in speed.items()}, flush=True)
+    base_rate = speed[f"hf_generate_{dtypes[0]}"]["tokens_per_second"]
+    for row in speed.values():
+        row["speedup_vs_hf"] = round(row["tokens_per_second"] / base_rate, 2)
     results["speed"] = speed
-    quantizations = [q for q in args.quantizations.split(",") if q != "float32"]
-    results["quantization_quality"] = quantization_quality(work, cache, args.device, ["float32", *quantizations],
+    results["quantization_quality"] = quantization_quality(work, cache, args.device,
+                                                           ["float32", *[q for q in quantizations if q != "float32"]],
                                                            args.reversal_steps)
     print("chrF:", results["quantization_quality"]["scores"], flush=True)
     results["memory"] = memory_profile(work / "reversal", cache, args.device, args.memory_records)
@@ -226,7 +234,8 @@ def markdown(results: dict) -> str:
     lines = [f"Command: `{results['command']}` — {results['date']}, {results['machine']}; "
              f"versions {results['versions']}.",
              f"Speed model: {results['speed_model']['architecture']} ({results['speed_model']['parameters'] / 1e6:.1f}M "
-             f"parameters), {results['speed_model']['sentences']} sentences, greedy.", "",
+             f"parameters), {results['speed_model']['sentences']} sentences, greedy, "
+             f"{results['speed_model']['max_decoding_length']}, {results['speed_model']['repeats']}.", "",
              "| system | target tokens | seconds | tokens/s | vs HF | identical to HF float32 |", "|---|---|---|---|---|---|"]
     for name, row in results["speed"].items():
         lines.append(f"| {name} | {row['target_tokens']} | {row['seconds']} | {row['tokens_per_second']} | "
