@@ -104,7 +104,7 @@ def run_chain(settings: DemoSettings, out: TextIO = sys.stdout) -> dict[str, Any
                                "steps": settings.cpt_steps, "options": training}, out,
                 lambda: _cli("cpt", "--model", str(paths["init"]), "--data", f"{cpt_data}:train",
                              "--eval-data", f"{cpt_data}:dev", "--output", str(paths["cpt"]), "--lr", "3e-3",
-                             "--max-steps", str(settings.cpt_steps), "--eval-every", str(settings.cpt_steps // 2),
+                             "--max-steps", str(settings.cpt_steps), "--eval-every", str(max(1, settings.cpt_steps // 2)),
                              *training))
 
     step(5, f"supervised fine-tuning on ar->mt instructions: augkit sft ({settings.sft_steps} steps)")
@@ -209,8 +209,10 @@ def _cached(folder: Path, inputs: dict[str, Any], out: TextIO, make) -> None:
 
 
 def _cli(*argv: str) -> None:
+    """One augkit command, in process, printed as a user would type it."""
     from augment.cli import main
 
+    print("  $ augkit " + " ".join(argv), flush=True)
     code = main(list(argv))
     if code != 0:
         raise AugkitError(f"augkit {argv[0]} stopped with exit code {code} (its message is above)")
