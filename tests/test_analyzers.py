@@ -4,6 +4,9 @@ analysis slot per token, never merged or lost, fallbacks counted, memoised per d
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -87,6 +90,42 @@ def test_memoised_per_distinct_token():
     analyzer._analyze_token = counting
     analyzer.analyze(["الكلب", "في", "الكلب", "الكلب"])
     assert next(calls) == 2
+
+
+# Words whose analysis once depended on the process: on PYTHONHASHSEED (qalsadi lists candidates
+# in set order: عندي was għenedi or għunnedi) or on the words analysed before (qalsadi memoised
+# frequencies by word alone: أوله was awliu alone, awwelu after أول).
+SEED_SENSITIVE = "عندي مرات الطائرات وطائرات مركبات الحالي"
+HISTORY_SENSITIVE = "أوله"
+_TRANSLITERATE = "import sys; from augment.transliterate import Transliterator; print(Transliterator('morphtx').transliterate(sys.argv[1]))"
+
+
+def test_output_does_not_depend_on_the_hash_seed():
+    outputs = {
+        seed: subprocess.run(
+            [sys.executable, "-c", _TRANSLITERATE, SEED_SENSITIVE], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("0", "12345")
+    }
+    assert outputs["0"] == outputs["12345"] != ""
+
+
+def test_analysis_does_not_depend_on_earlier_words():
+    alone = MorphPreprocessor(OfflineAnalyzer(), SCHEMES_DIR / "morphtx" / "tag_map.tsv")
+    after = MorphPreprocessor(OfflineAnalyzer(), SCHEMES_DIR / "morphtx" / "tag_map.tsv")
+    after.map_tokens(["أول", "أَوَّلَ"])
+    assert after.map_tokens([HISTORY_SENSITIVE]) == alone.map_tokens([HISTORY_SENSITIVE])
+
+
+@pytest.mark.shared_data
+def test_analysis_does_not_depend_on_earlier_text(shared_data):
+    words = tokenize(f"{SEED_SENSITIVE} {HISTORY_SENSITIVE}")
+    alone = OfflineAnalyzer().analyze(words)
+    after = OfflineAnalyzer()
+    verses = (shared_data / "arabic" / "quran-simple.txt").read_text(encoding="utf-8").splitlines()[:80]
+    after.analyze([token for verse in verses for token in tokenize(verse)])
+    assert after.analyze(words) == alone
 
 
 def test_helpers():

@@ -10,12 +10,15 @@ Measured defects this backend designs around (mishkal 0.4.1, qalsadi 0.5.1):
   mishkal chose (counted as `fallback_no_matching_segmentation` when none matches: the token is
   then diacritised but not segmented).
 Analyses are context-free, so they are memoised per distinct token; fallbacks are counted per
-token occurrence in `stats`.
+token occurrence in `stats`. A token's analysis is a pure function of the token (whatever the hash
+seed, the process, or the tokens analysed before): two qalsadi defects that broke this are worked
+around in `OfflineAnalyzer.__init__`.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 
 from pyarabic.araby import vocalizedlike
 
@@ -40,6 +43,21 @@ ENCLITIC_CODES = {
     "ه": "3MS", "ها": "3FS", "هما": "3D", "هم": "3MP", "هن": "3FP",
 }
 PROCLITIC_TAGS = {"و": "CONJ", "ف": "CONJ", "ب": "PREP", "ك": "PREP", "س": "FUT_PART", "أ": "INTERROG_PART"}
+
+
+# The qalsadi modules that iterate sets they build (`list(set(variants))`, `set([stem])` + `add`).
+QALSADI_SET_USERS = ("qalsadi.stem_noun", "qalsadi.stem_verb", "qalsadi.stem_stop", "qalsadi.stem_unknown")
+
+
+class InsertionOrderedSet(dict):
+    """What qalsadi's stemmers do with a set (build, add, test, iterate), iterated in insertion
+    order rather than in hash order."""
+
+    def __init__(self, items=()) -> None:
+        super().__init__(dict.fromkeys(items))
+
+    def add(self, item) -> None:
+        self[item] = None
 
 
 def is_analyzable(token: str) -> bool:
@@ -73,11 +91,20 @@ class OfflineAnalyzer(Analyzer):
         super().__init__()
         import mishkal.tashkeel
 
+        # qalsadi's stemmers collect word and stem variants in sets and iterate them, so the order
+        # of the candidates, which decides mishkal's ties (عندي: عَنَدِيّ or عُنَّدِيّ), changed with
+        # PYTHONHASHSEED; they get a set that keeps insertion order, i.e. qalsadi's own preference.
+        for module in QALSADI_SET_USERS:
+            importlib.import_module(module).set = InsertionOrderedSet
         self._vocalizer = mishkal.tashkeel.TashkeelClass()
-        # mishkal analyses each word with its own qalsadi Analex, and we need the same candidates
-        # to segment: memoising that instance's check_word (briefly; our own memo keeps results)
-        # halves the cost, as qalsadi is half of the time. check_text copies what it returns.
         self._lexical = self._vocalizer.analyzer
+        # qalsadi memoises frequencies by word alone although they depend on the word type too
+        # (the verb أَوَّلَ: 5,873; the noun: 985,545), so a candidate's frequency, which mishkal
+        # chooses by, depended on the words analysed before; memoised by (word, type) instead.
+        self._lexical.get_freq = functools.lru_cache(maxsize=None)(self._lexical.wordfreq.get_freq)
+        # mishkal analyses each word with that same Analex, and we need the same candidates to
+        # segment: memoising its check_word (briefly; our own memo keeps results) halves the cost,
+        # as qalsadi is half of the time. check_text copies what it returns.
         self._lexical.check_word = functools.lru_cache(maxsize=4096)(self._lexical.check_word)
         self._memo: dict[str, tuple[Analysis | None, str]] = {}
 
