@@ -206,25 +206,31 @@ def main() -> None:
                                                  "tokens_per_second": round(tokens / seconds, 1)}
         reference = baseline_outputs.get("float32") or baseline_outputs[dtypes[0]]
         for quantization in quantizations:
-            outputs, tokens, seconds, load = augkit_translate(model_dir, texts, args.device, quantization, cache,
-                                                              decoding, threads, args.max_batch_tokens)
+            try:
+                outputs, tokens, seconds, load = augkit_translate(model_dir, texts, args.device, quantization, cache,
+                                                                  decoding, threads, args.max_batch_tokens)
+            except Exception as error:  # e.g. a CTranslate2 wheel built for another CUDA than the machine's
+                speed[f"augkit_{quantization}"] = {"error": f"{type(error).__name__}: {error}"}
+                continue
             best = speed.get(f"augkit_{quantization}", {}).get("seconds", float("inf"))
             if seconds < best:
                 speed[f"augkit_{quantization}"] = {
                     "target_tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1),
                     "identical_to_hf_float32": round(sum(outputs[t] == reference[t] for t in texts) / len(texts), 4),
                     "convert_and_load_seconds": round(load, 1)}
-        print({name: row["tokens_per_second"] for name, row in speed.items()}, flush=True)
+        print({name: row.get("tokens_per_second", row.get("error")) for name, row in speed.items()}, flush=True)
     base_rate = speed[f"hf_generate_{dtypes[0]}"]["tokens_per_second"]
     for row in speed.values():
-        row["speedup_vs_hf"] = round(row["tokens_per_second"] / base_rate, 2)
+        if "error" not in row:
+            row["speedup_vs_hf"] = round(row["tokens_per_second"] / base_rate, 2)
     results["speed"] = speed
-    results["quantization_quality"] = quantization_quality(work, cache, args.device,
-                                                           ["float32", *[q for q in quantizations if q != "float32"]],
-                                                           args.reversal_steps)
-    print("chrF:", results["quantization_quality"]["scores"], flush=True)
-    results["memory"] = memory_profile(work / "reversal", cache, args.device, args.memory_records)
-    print("memory:", results["memory"]["rss_mib_after_records"], flush=True)
+    try:
+        results["quantization_quality"] = quantization_quality(
+            work, cache, args.device, ["float32", *[q for q in quantizations if q != "float32"]], args.reversal_steps)
+        results["memory"] = memory_profile(work / "reversal", cache, args.device, args.memory_records)
+    except Exception as error:  # keep the speed results when CTranslate2 cannot run here
+        results["error"] = f"{type(error).__name__}: {error}"
+    print({key: results.get(key) for key in ("quantization_quality", "memory", "error")}, flush=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (args.out / "results.md").write_text(markdown(results), encoding="utf-8")
     print(markdown(results))
@@ -238,8 +244,13 @@ def markdown(results: dict) -> str:
              f"{results['speed_model']['max_decoding_length']}, {results['speed_model']['repeats']}.", "",
              "| system | target tokens | seconds | tokens/s | vs HF | identical to HF float32 |", "|---|---|---|---|---|---|"]
     for name, row in results["speed"].items():
+        if "error" in row:
+            lines.append(f"| {name} | failed: {row['error']} | | | | |")
+            continue
         lines.append(f"| {name} | {row['target_tokens']} | {row['seconds']} | {row['tokens_per_second']} | "
                      f"{row.get('speedup_vs_hf', 1.0)}x | {row.get('identical_to_hf_float32', '-')} |")
+    if "error" in results:
+        return "\n".join([*lines, "", f"Quantization quality and memory not measured: {results['error']}", ""])
     quality = results["quantization_quality"]
     lines += ["", f"Quantization quality ({quality['model']}, {quality['steps']} steps, {quality['test_sentences']} "
                   f"test sentences, beam 4): " + "; ".join(f"{q}: chrF {s['chrf']}, exact {s['exact']:.1%}"
