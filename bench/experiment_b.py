@@ -262,10 +262,11 @@ def report(config: dict, files: dict[str, Path], models: dict[str, Path], scores
         lines.append(f"| {name} | {_parameters(run['parameters'])} | {run['steps']} | {tokens:,} | "
                      f"{loss_before} → {run['eval_loss_after']:.3f} | {run['train_seconds']:.0f} |")
     bo_test = sum(len(json.loads(line)["text"]) for line in open(files["bo_test"], encoding="utf-8"))
-    lines += ["", f"Held-out Tibetan: {bo_test:,} characters; translation: the first "
-              f"{config['evaluation']['translation_examples']} en→bo and zh→bo pairs of the test documents, "
-              f"greedy, at most {config['evaluation']['max_new_tokens']} new tokens. Whole experiment: "
-              f"{seconds / 60:.0f} min (2-core CPU shared with other jobs).", "", "Layer-wise change:", ""]
+    pairs = {side: sum(1 for _ in open(files[f"mt_{side}"], encoding="utf-8")) for side in DIRECTIONS}
+    lines += ["", f"Held-out Tibetan: {bo_test:,} characters; translation: {pairs['en']} en→bo and {pairs['zh']} "
+              f"zh→bo pairs of the test documents (at most {config['evaluation']['translation_examples']} each), "
+              f"greedy, at most {config['evaluation']['max_new_tokens']} new tokens. This invocation took "
+              f"{seconds / 60:.0f} min (steps finished earlier are skipped).", "", "Layer-wise change:", ""]
     lines += [f"- **{comparison}**: " + " ".join(summary.split()) for comparison, summary in summaries.items()]
     return "\n".join(lines) + "\n"
 
