@@ -22,16 +22,22 @@ Tiny tokenizers:
   special tokens `<|endoftext|>` (eos and pad), `<|im_start|>`, `<|im_end|>`, and Qwen's ChatML
   chat template. Embeddings and output head are untied, so the layer analysis can tell them apart.
 - tiny-bert: WordPiece with BERT's pre-tokenizer (whitespace and punctuation; the Tibetan tsheg
-  is punctuation, so syllables are words), `[PAD] [UNK] [CLS] [SEP] [MASK]`.
-Both are saved by `save_model` as an ordinary Hugging Face tokenizer directory (tokenizer.json),
-so everything downstream loads them with `AutoTokenizer`.
+  is punctuation, so syllables are words), `[PAD] [UNK] [CLS] [SEP] [MASK]`. The vocabulary is
+  learned by `wordpiece_vocabulary` (ties in a fixed order), not by `tokenizers`' WordPieceTrainer,
+  whose result varies between processes.
+Both are the same bytes for the same corpus in every process, and `save_model` writes them as an
+ordinary Hugging Face tokenizer directory (tokenizer.json), so everything downstream loads them with
+`AutoTokenizer`.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +168,8 @@ def train_tiny_tokenizer(name: str, texts: Iterable[str], vocab_size: int = 1000
             pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ])
+        # Deterministic as configured: every symbol is in the sorted byte alphabet and ties go to the
+        # older tokens. A continuing-subword prefix or limit_alphabet would bring hash order back.
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             min_frequency=2, show_progress=False,
@@ -182,8 +190,13 @@ def train_tiny_tokenizer(name: str, texts: Iterable[str], vocab_size: int = 1000
         tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tokenizer.decoder = decoders.WordPiece()
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
-        tokenizer.train_from_iterator(_non_empty(texts, name), trainer=trainer)
+        # Not trainers.WordPieceTrainer: it breaks frequency ties in hash-map order, which differs per
+        # process (huggingface/tokenizers#1794), so the same corpus gave different vocabularies.
+        word_counts = Counter(
+            word for text in _non_empty(texts, name)
+            for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(tokenizer.normalizer.normalize_str(text))
+        )
+        tokenizer.model = models.WordPiece(wordpiece_vocabulary(word_counts, vocab_size, specials), unk_token="[UNK]")
         cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
         tokenizer.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -194,6 +207,68 @@ def train_tiny_tokenizer(name: str, texts: Iterable[str], vocab_size: int = 1000
             sep_token="[SEP]", mask_token="[MASK]", model_max_length=512,
         )
     raise AugkitError(f"unknown tiny model {name!r}; known: {', '.join(TINY_MODELS)}")
+
+
+def wordpiece_vocabulary(word_counts: dict[str, int], vocab_size: int, specials: Sequence[str] = (),
+                         prefix: str = "##") -> dict[str, int]:
+    """WordPiece vocabulary (token -> id) learned like `tokenizers`' trainer, with a total order on ties.
+
+    Words are spelled as characters (`prefix` on non-initial ones); the most frequent adjacent pair
+    is merged until the vocabulary has `vocab_size` tokens or no pair is left. Ties go to the pair
+    whose tokens entered the vocabulary first (as in `tokenizers`), where the alphabet enters in
+    sorted order, so the result depends on the counts only.
+    """
+    vocabulary = {token: i for i, token in enumerate(dict.fromkeys(specials))}
+    spellings = [[word[0], *(prefix + c for c in word[1:])] for word in word_counts]
+    frequencies = list(word_counts.values())
+    for token in sorted({symbol for spelling in spellings for symbol in spelling}):
+        vocabulary.setdefault(token, len(vocabulary))
+    pair_counts: Counter[tuple[str, str]] = Counter()
+    pair_words: dict[tuple[str, str], set[int]] = {}
+    for index, (spelling, frequency) in enumerate(zip(spellings, frequencies, strict=True)):
+        for pair in pairwise(spelling):
+            pair_counts[pair] += frequency
+            pair_words.setdefault(pair, set()).add(index)
+
+    def entry(pair: tuple[str, str], count: int) -> tuple[int, int, int, tuple[str, str]]:
+        return -count, vocabulary[pair[0]], vocabulary[pair[1]], pair
+
+    # Min-heap of `entry`: highest count first, then the older tokens; stale entries are skipped.
+    heap = [entry(pair, count) for pair, count in pair_counts.items()]
+    heapq.heapify(heap)
+    while len(vocabulary) < vocab_size and heap:
+        negative_count, _, _, pair = heapq.heappop(heap)
+        if pair_counts.get(pair, 0) != -negative_count:
+            continue
+        left, right = pair
+        merged = left + right.removeprefix(prefix)
+        vocabulary.setdefault(merged, len(vocabulary))
+        changed: set[tuple[str, str]] = set()
+        for index in sorted(pair_words.pop(pair)):
+            spelling, frequency = spellings[index], frequencies[index]
+            for old in pairwise(spelling):
+                pair_counts[old] -= frequency
+                changed.add(old)
+            merged_spelling, position = [], 0
+            while position < len(spelling):
+                if position + 1 < len(spelling) and spelling[position] == left and spelling[position + 1] == right:
+                    merged_spelling.append(merged)
+                    position += 2
+                else:
+                    merged_spelling.append(spelling[position])
+                    position += 1
+            spellings[index] = merged_spelling
+            for new in pairwise(merged_spelling):
+                pair_counts[new] += frequency
+                pair_words.setdefault(new, set()).add(index)
+                changed.add(new)
+        for changed_pair in changed:
+            count = pair_counts[changed_pair]
+            if count > 0:
+                heapq.heappush(heap, entry(changed_pair, count))
+            else:
+                del pair_counts[changed_pair]
+    return vocabulary
 
 
 def load_model(
