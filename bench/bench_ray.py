@@ -65,9 +65,7 @@ print(json.dumps({"seconds": seconds, "startup": startup, "records_in": manifest
 def run_build(engine: str, output: Path, *, cpus: int, limit: int, shard_size: int) -> dict:
     settings = {"engine": engine, "recipe": str(RECIPE), "output": str(output), "cpus": cpus, "limit": limit,
                 "shard_size": shard_size}
-    # MorphTx's output depends on the hash seed (mishkal/qalsadi iterate sets: `عندي` is `għenedi`
-    # or `għunnedi`), so both builds and Ray's workers (which inherit it) get the same one.
-    env = {**os.environ, "AUGKIT_SHARED": str(SHARED), "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "AUGKIT_SHARED": str(SHARED)}
     result = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(settings)], capture_output=True, text=True,
                             env=env, cwd=ROOT, check=False)
     if result.returncode:
