@@ -157,7 +157,8 @@ def main() -> None:
     parser.add_argument("--hf-batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3, help="speed runs per system; the best counts")
     parser.add_argument("--decode-tokens", type=int, default=64, help="tokens decoded per sentence")
-    parser.add_argument("--max-batch-tokens", type=int, default=2048)
+    parser.add_argument("--max-batch-tokens", type=int, default=4096,
+                        help="as `augkit translate --max-batch-tokens` (its default too)")
     parser.add_argument("--reversal-steps", type=int, default=700)
     parser.add_argument("--memory-records", type=int, default=20000)
     parser.add_argument("--threads", type=int, default=1,
