@@ -22,3 +22,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "shared_data" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny_marian(tmp_path_factory):
+    """A random-weight Marian model with a tokenizer trained here (the output is noise, the plumbing real)."""
+    transformers = pytest.importorskip("transformers")
+    from finetune.seq2seq import new_marian, train_tokenizer
+
+    root = tmp_path_factory.mktemp("marian")
+    texts = ["il-qattus huwa hawn", "القطة هنا اليوم", "the cat is here today", "ذهب الولد إلى المدرسة"] * 20
+    train_tokenizer(texts, root, vocab_size=60)
+    tokenizer = transformers.MarianTokenizer.from_pretrained(str(root))
+    new_marian(tokenizer, d_model=32, layers=1, ffn_dim=64, seed=2).save_pretrained(str(root))
+    tokenizer.save_pretrained(str(root))
+    return root

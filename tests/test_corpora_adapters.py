@@ -81,21 +81,6 @@ def test_project_labels_one_to_one_or_dropped():
     assert [(r["id"], reason) for r, reason in output.dropped] == [("s:2", "token_count_mismatch")]
 
 
-@pytest.fixture(scope="module")
-def tiny_marian(tmp_path_factory):
-    """A random-weight Marian model with a tokenizer trained here (the output is noise, the plumbing real)."""
-    transformers = pytest.importorskip("transformers")
-    from finetune.seq2seq import new_marian, train_tokenizer
-
-    root = tmp_path_factory.mktemp("marian")
-    texts = ["il-qattus huwa hawn", "القطة هنا اليوم", "the cat is here today", "ذهب الولد إلى المدرسة"] * 20
-    train_tokenizer(texts, root, vocab_size=60)
-    tokenizer = transformers.MarianTokenizer.from_pretrained(str(root))
-    new_marian(tokenizer, d_model=32, layers=1, ffn_dim=64, seed=2).save_pretrained(str(root))
-    tokenizer.save_pretrained(str(root))
-    return root
-
-
 def test_translate_derives_one_record_per_input_with_the_pair_in_meta(tiny_marian, tmp_path):
     stage = build_stage({"stage": "translate", "model": str(tiny_marian), "src": "ar", "tgt": "mt",
                          "language_check": "none", "min_ratio": 0.0, "max_ratio": 1000.0, "max_repeats": 1000,

@@ -72,21 +72,6 @@ def test_demo_recipe_gives_the_local_outputs(ray_local, tmp_path):
     assert {stage["stage"] for stage in ray_manifest["stages"]} >= {"dedup_exact", "mix", "format_cpt"}
 
 
-@pytest.fixture(scope="module")
-def tiny_marian(tmp_path_factory):
-    """A random-weight Marian model with a tokenizer trained here (the output is noise, the plumbing real)."""
-    transformers = pytest.importorskip("transformers")
-    from finetune.seq2seq import new_marian, train_tokenizer
-
-    root = tmp_path_factory.mktemp("marian")
-    texts = ["il-qattus huwa hawn", "القطة هنا اليوم", "the cat is here today", "ذهب الولد إلى المدرسة"] * 20
-    train_tokenizer(texts, root, vocab_size=60)
-    tokenizer = transformers.MarianTokenizer.from_pretrained(str(root))
-    new_marian(tokenizer, d_model=32, layers=1, ffn_dim=64, seed=2).save_pretrained(str(root))
-    tokenizer.save_pretrained(str(root))
-    return root
-
-
 def test_translation_recipe_survives_killed_workers(ray_local, tiny_marian, tmp_path, monkeypatch):
     monkeypatch.setenv("AUGKIT_CACHE", str(tmp_path / "augkit-cache"))
     lines = (ROOT / "corpora" / "samples" / "ar_sample.txt").read_text(encoding="utf-8").splitlines()[:14]
