@@ -49,6 +49,14 @@ PROCLITIC_TAGS = {"و": "CONJ", "ف": "CONJ", "ب": "PREP", "ك": "PREP", "س": 
 QALSADI_SET_USERS = ("qalsadi.stem_noun", "qalsadi.stem_verb", "qalsadi.stem_stop", "qalsadi.stem_unknown")
 
 
+class UnreadMemo(dict):
+    """A memo that is written but never read back: qalsadi's code stores a result, tests `key in
+    memo` (always False here, so it recomputes) and returns `memo[key]`."""
+
+    def __contains__(self, key) -> bool:
+        return False
+
+
 class InsertionOrderedSet(dict):
     """What qalsadi's stemmers do with a set (build, add, test, iterate), iterated in insertion
     order rather than in hash order."""
@@ -102,6 +110,11 @@ class OfflineAnalyzer(Analyzer):
         # (the verb أَوَّلَ: 5,873; the noun: 985,545), so a candidate's frequency, which mishkal
         # chooses by, depended on the words analysed before; memoised by (word, type) instead.
         self._lexical.get_freq = functools.lru_cache(maxsize=None)(self._lexical.wordfreq.get_freq)
+        # qalsadi's stop-word stemmer memoises whether affixes fit by the affixes alone, although the
+        # answer depends on the stop word too (a pronoun enclitic in the genitive needs a word whose
+        # class governs it, "جر"): after لَعَنَهُمُ (لَ + عَن + هُم) had stored "fits" for ل+هِمْ,
+        # لبعضهم also took بَعْض as that stop word. The check is a few string tests: never memoised.
+        self._lexical.stopwordsstemmer.cache_affixes_verification = UnreadMemo()
         # mishkal analyses each word with that same Analex, and we need the same candidates to
         # segment: memoising its check_word (briefly; our own memo keeps results) halves the cost,
         # as qalsadi is half of the time. check_text copies what it returns.
