@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from augment.analyzers import Analysis, Analyzer, Morpheme, get_analyzer
+from augment.analyzers.base import MARKS
 from augment.errors import InputError
 
 TAG_MAP_HEADER = ["tag", "morpheme", "state", "output", "comment"]
@@ -28,7 +28,6 @@ SELF = "{}"  # in an output: the morpheme itself, left for the CharTx rules
 _SUKUN = "\u0652"
 _FINAL_VOWELS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650")
 SHADDA = "\u0651"
-_MARKS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670")
 # Arabic sun letters (and ل): after the article their shadda is the article's assimilated ل.
 SUN_LETTERS = frozenset("تثدذرزسشصضطظلن")
 
@@ -143,7 +142,7 @@ def _drop_first_shadda(form: str) -> str:
     `il-` already writes (post-processing turns il-x into ix-x); kept, it would double the letter.
     The shadda may come before or after the vowel (NFC puts the vowel first)."""
     marks_end = 1
-    while marks_end < len(form) and form[marks_end] in _MARKS:
+    while marks_end < len(form) and form[marks_end] in MARKS:
         marks_end += 1
     return form[0] + form[1:marks_end].replace(SHADDA, "") + form[marks_end:]
 
@@ -152,12 +151,14 @@ class MorphPreprocessor:
     """The MorphTx hook of the scheme engine: tokens in, per-token Maltese+Arabic strings out.
 
     `analyzer` is a backend name (`offline`, `camel`) or an `Analyzer`; `tag_map` a `TagMap`, a
-    TSV path, or None for diacritisation only (`morphtx-diac`). Tokens without an analysis pass
+    TSV path, or None for diacritisation only (`morphtx-diac`); `analysis_cache` the backend's
+    persistent cache (see `augment.analyzers.get_analyzer`). Tokens without an analysis pass
     through unchanged (and are counted in `analyzer.stats`).
     """
 
-    def __init__(self, analyzer: str | Analyzer, tag_map: TagMap | str | os.PathLike | None = None):
-        self.analyzer = get_analyzer(analyzer) if isinstance(analyzer, str) else analyzer
+    def __init__(self, analyzer: str | Analyzer, tag_map: TagMap | str | os.PathLike | None = None,
+                 analysis_cache: str | os.PathLike | None = None):
+        self.analyzer = get_analyzer(analyzer, analysis_cache) if isinstance(analyzer, str) else analyzer
         self.tag_map = TagMap.load(tag_map) if isinstance(tag_map, (str, os.PathLike)) else tag_map
 
     def map_tokens(self, tokens: list[str]) -> list[str]:
@@ -175,21 +176,30 @@ class MorphPreprocessor:
         return self.tag_map.render(analysis).strip() or token
 
 
-def build_preprocessor(scheme) -> Callable[[list[str]], list[str]]:
+def build_preprocessor(scheme, analysis_cache: str | os.PathLike | None = None) -> MorphPreprocessor:
     """The hook `augment.transliterate.Transliterator` calls for a scheme whose manifest names an
-    `analyzer`: its `map_tokens`, with the scheme's `tag_map` (none: diacritise only)."""
-    return MorphPreprocessor(scheme.analyzer, scheme.tag_map).map_tokens
+    `analyzer`: its `map_tokens` runs before the rules, with the scheme's `tag_map` (none: diacritise only)."""
+    return MorphPreprocessor(scheme.analyzer, scheme.tag_map, analysis_cache)
 
 
-def analyzer_summary(scheme) -> str | None:
-    """One line for a command's stderr summary: what the scheme's analyzer did with the tokens it
-    was given so far, e.g. `analyzer offline: 15,621 analysed, 22 fallbacks (6
-    fallback_letters_changed, 16 fallback_no_matching_segmentation), 2,583 not Arabic`.
-    None for a scheme without an analyzer."""
-    if not scheme.analyzer:
-        return None
-    stats = get_analyzer(scheme.analyzer).stats
+def analyzer_summary(analyzer: Analyzer) -> list[str]:
+    """Lines for a command's stderr summary: what the analyzer did with the tokens it was given,
+    e.g. `analyzer offline: 15,621 analysed, 22 fallbacks (6 fallback_letters_changed, 16
+    fallback_no_matching_segmentation), 2,583 not Arabic`, and for a memoising backend where the
+    analyses came from: `analyzer offline: 15,643 Arabic tokens: 2,100 computed (13.4%), 5,301 read
+    from the analysis cache .../analyses.sqlite (33.9%), 8,242 repeated in memory (52.7%)`."""
+    stats = analyzer.stats
     fallbacks = {outcome: count for outcome, count in sorted(stats.items()) if outcome.startswith("fallback")}
     detail = ", ".join(f"{count:,} {outcome}" for outcome, count in fallbacks.items())
-    return (f"analyzer {scheme.analyzer}: {stats['analyzed']:,} analysed, {sum(fallbacks.values()):,} fallbacks"
-            + (f" ({detail})" if detail else "") + f", {stats['not_arabic']:,} not Arabic")
+    lines = [f"analyzer {analyzer.name}: {stats['analyzed']:,} analysed, {sum(fallbacks.values()):,} fallbacks"
+             + (f" ({detail})" if detail else "") + f", {stats['not_arabic']:,} not Arabic"]
+    served = analyzer.served
+    total = sum(served.values())
+    if total:
+        store = getattr(analyzer, "store", None)
+        share = lambda key: f"{served[key]:,} ({served[key] / total:.1%})"  # noqa: E731
+        read = f"{share('read')} read from the analysis cache {store.path}" if store is not None else \
+            "none read (no analysis cache)"
+        lines.append(f"analyzer {analyzer.name}: {total:,} Arabic tokens: {share('computed')} computed, "
+                     f"{read}, {share('repeated')} repeated in memory")
+    return lines

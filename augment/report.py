@@ -204,7 +204,7 @@ def default_schemes() -> list[str]:
 
 def build_report(input_path: str | Path, reference_path: str | Path, schemes: Sequence[str] | None = None,
                  max_lines: int | None = None, normalize: str | None = None, use_langid: bool = True) -> Report:
-    from augment.analyzers import clear_analyzers, get_analyzer
+    from augment.analyzers import clear_analyzers
     from augment.transliterate import Transliterator
 
     arabic = read_texts(input_path, max_lines)
@@ -241,11 +241,12 @@ def build_report(input_path: str | Path, reference_path: str | Path, schemes: Se
     rows = [score(MALTESE_ROW, heldout, chars_per_s=None, fallbacks=None)]
     n_chars = sum(len(line) for line in arabic)
     for name in schemes or default_schemes():
-        # A fresh analyzer per scheme: its libraries cache per word (a second pass over the same
-        # text runs 3x faster), so a shared one would flatter whichever scheme comes later.
+        # A fresh analyzer per scheme, without the persistent analysis cache: its libraries cache
+        # per word (a second pass over the same text runs 3x faster), so a shared or stored one
+        # would flatter whichever scheme (or run) comes later.
         clear_analyzers()
-        transliterator = Transliterator(name, normalize=normalize)
-        analyzer = get_analyzer(transliterator.scheme.analyzer) if transliterator.scheme.analyzer else None
+        transliterator = Transliterator(name, normalize=normalize, analysis_cache="none")
+        analyzer = transliterator.analyzer
         started = time.perf_counter()
         output = [transliterator.transliterate(line) for line in arabic]
         elapsed = time.perf_counter() - started

@@ -18,9 +18,12 @@ so the output has exactly as many tokens as the input (for NER/POS data).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import sys
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from augment import __version__
 from augment.engine import (
@@ -37,6 +40,9 @@ from augment.normalize import get_normalizer
 from augment.schemes import Scheme, load_scheme
 from augment.text import mark_lines, tokenize
 
+if TYPE_CHECKING:
+    from augment.analyzers import Analyzer
+
 # transliterate_many works through texts about this many characters at a time: large enough to
 # amortise the per-batch passes, small enough for the batch strings to stay in the CPU cache
 # (measured fastest on the benchmark corpora, 18% faster than one batch).
@@ -46,28 +52,37 @@ CHUNK_CHARS = 8192
 class Transliterator:
     """A loaded, compiled scheme; reuse one instance for a whole corpus (it memoises words)."""
 
-    def __init__(self, scheme: str | Scheme = "chartx", normalize: str | None = None, cache_size: int = CACHE_SIZE):
+    def __init__(self, scheme: str | Scheme = "chartx", normalize: str | None = None, cache_size: int = CACHE_SIZE,
+                 analysis_cache: str | os.PathLike | None = None):
+        """`analysis_cache`, for schemes with an analyzer: the persistent cache of analyses (None: the
+        default file in augkit's cache folder; "none": none; else a path), see augment.analyzers.store."""
         self.scheme = scheme if isinstance(scheme, Scheme) else load_scheme(scheme)
         self.normalize = normalize or "none"
         self._normalizer = get_normalizer(normalize)
         self._cache_size = cache_size
+        self._analysis_cache = analysis_cache
         self.engine: RuleEngine | None = None
         self._rewrite_token = self._token_transform(cache_size)
         self._word_cache: dict[str, str] = {}  # text mode: word -> rewrite + word-level post-processing
         self._token_cache: dict[str, str] = {}  # token mode: token -> rewrite + post-processing
+        self.analyzer: Analyzer | None = None  # the scheme's morphological analyzer, if it has one
         self._preprocess = self._analyzer_hook()
 
     def __reduce__(self):
         # Pickled (for worker processes, datasets fingerprints) as its configuration; caches rebuild.
-        return (Transliterator, (self.scheme, None if self.normalize == "none" else self.normalize, self._cache_size))
+        return (Transliterator, (self.scheme, None if self.normalize == "none" else self.normalize, self._cache_size,
+                                 self._analysis_cache))
 
     @property
     def signature(self) -> str:
-        """`scheme:chartx|v:1|norm:none|tok:punct|augkit:0.1.0`, plus the analyzer or uroman version."""
+        """`scheme:chartx|v:1|norm:none|tok:punct|augkit:0.1.0`, plus the analyzer (with its version,
+        `augment.analyzers.backend_version`) or the uroman version."""
         parts = [f"scheme:{self.scheme.name}", f"v:{self.scheme.version}", f"norm:{self.normalize}",
                  f"tok:{self.scheme.tokenizer}"]
         if self.scheme.analyzer:
-            parts.append(f"analyzer:{self.scheme.analyzer}")
+            from augment.analyzers import backend_version
+
+            parts.append(f"analyzer:{self.scheme.analyzer}@{backend_version(self.scheme.analyzer)}")
         if self.scheme.transform == "uroman":
             from importlib.metadata import version
 
@@ -130,6 +145,17 @@ class Transliterator:
             cache[token] = postprocess(self._rewrite_token(token), rule_set)
         return [cache[token] for token in tokens]
 
+    def transliterate_values(self, values: Sequence[str | Sequence[str] | None]) -> list:
+        """Mixed values, one output each: strings in text mode (batched), token lists in token mode, None kept."""
+        outputs = list(values)
+        texts = [i for i, value in enumerate(values) if isinstance(value, str)]
+        for i, output in zip(texts, self.transliterate_many([values[i] for i in texts]), strict=True):
+            outputs[i] = output
+        for i, value in enumerate(values):
+            if value is not None and not isinstance(value, str):
+                outputs[i] = self.transliterate_tokens(value)
+        return outputs
+
     def map_batch(self, batch: dict[str, list[Any]], column: str = "text", output_column: str | None = None) -> dict:
         """For `datasets.Dataset.map(batched=True)`: adds `<column>_<scheme>` (or `output_column`).
 
@@ -137,14 +163,12 @@ class Transliterator:
         """
         if column not in batch:
             raise AugkitError(f"no column {column!r}; columns: {', '.join(batch)}")
-        values = list(batch[column])
-        texts = [i for i, value in enumerate(values) if isinstance(value, str)]
-        for i, output in zip(texts, self.transliterate_many([values[i] for i in texts]), strict=True):
-            values[i] = output
-        for i, value in enumerate(values):
-            if value is not None and not isinstance(value, str):
-                values[i] = self.transliterate_tokens(value)
-        return {**batch, output_column or f"{column}_{self.scheme.name}": values}
+        return {**batch, output_column or f"{column}_{self.scheme.name}": self.transliterate_values(batch[column])}
+
+    def flush(self) -> None:
+        """Write the analyses still queued for the persistent analysis cache (see augment.analyzers.store)."""
+        if self.analyzer is not None:
+            self.analyzer.flush()
 
     def _remember(self, words: list[str]) -> None:
         """Cache the outputs of distinct whitespace-free words: each word's token rewrites joined by
@@ -183,7 +207,59 @@ class Transliterator:
             return None
         from augment.morphtx import build_preprocessor
 
-        return build_preprocessor(self.scheme)
+        preprocessor = build_preprocessor(self.scheme, self._analysis_cache)
+        self.analyzer = preprocessor.analyzer
+        return preprocessor.map_tokens
+
+
+def transliterate_batches(transliterator: Transliterator, batches: Iterable[Sequence], num_proc: int = 1) -> Iterator[list]:
+    """`transliterator.transliterate_values` of each batch, in order. With `num_proc` > 1 the batches
+    run in that many worker processes (each with its own copy of the transliterator; they share the
+    persistent analysis cache), at most 2 x num_proc batches ahead of the one being returned; the
+    outputs are the same for any num_proc, and the workers' analyzer counters are added to the
+    transliterator's own (`analyzer.stats`, `analyzer.served`)."""
+    if num_proc <= 1:
+        for batch in batches:
+            yield transliterator.transliterate_values(batch)
+        transliterator.flush()
+        return
+    import multiprocessing
+
+    # Not "fork": the parent may hold SQLite connections and loaded libraries a child must not share.
+    context = multiprocessing.get_context("forkserver" if sys.platform == "linux" else "spawn")
+    with context.Pool(num_proc, initializer=_start_worker, initargs=(transliterator,)) as pool:
+        in_flight: deque = deque()
+        for batch in batches:
+            in_flight.append(pool.apply_async(_work, (list(batch),)))
+            if len(in_flight) >= 2 * num_proc:
+                yield _merge(transliterator, *in_flight.popleft().get())
+        while in_flight:
+            yield _merge(transliterator, *in_flight.popleft().get())
+
+
+_WORKER: Transliterator | None = None
+
+
+def _start_worker(transliterator: Transliterator) -> None:
+    global _WORKER
+    _WORKER = transliterator
+
+
+def _work(batch: list) -> tuple[list, Counter, Counter]:
+    analyzer = _WORKER.analyzer
+    before = (Counter(analyzer.stats), Counter(analyzer.served)) if analyzer is not None else (Counter(), Counter())
+    outputs = _WORKER.transliterate_values(batch)
+    if analyzer is None:
+        return outputs, Counter(), Counter()
+    _WORKER.flush()  # a pool's workers are stopped without their exit handlers
+    return outputs, analyzer.stats - before[0], analyzer.served - before[1]
+
+
+def _merge(transliterator: Transliterator, outputs: list, stats: Counter, served: Counter) -> list:
+    if transliterator.analyzer is not None:
+        transliterator.analyzer.stats.update(stats)
+        transliterator.analyzer.served.update(served)
+    return outputs
 
 
 @lru_cache(maxsize=1)
@@ -194,9 +270,10 @@ def _uroman():
 
 
 @lru_cache(maxsize=16)
-def get_transliterator(scheme: str = "chartx", normalize: str | None = None) -> Transliterator:
-    """A shared Transliterator per (scheme, normalize), so repeated calls reuse its caches."""
-    return Transliterator(scheme, normalize)
+def get_transliterator(scheme: str = "chartx", normalize: str | None = None,
+                       analysis_cache: str | None = None) -> Transliterator:
+    """A shared Transliterator per (scheme, normalize, analysis_cache), so repeated calls reuse its caches."""
+    return Transliterator(scheme, normalize, analysis_cache=analysis_cache)
 
 
 def transliterate(text_or_tokens: str | Sequence[str], scheme: str = "chartx", normalize: str | None = None):

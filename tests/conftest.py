@@ -7,6 +7,16 @@ import pytest
 SHARED_DATA = Path(os.environ.get("AUGKIT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def augkit_cache(tmp_path_factory) -> Path:
+    """Tests never read or write a developer's real augkit cache (converted models, translations,
+    MorphTx analyses): AUGKIT_CACHE points at a folder of this test session."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("augkit-cache")
+        patch.setenv("AUGKIT_CACHE", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -172,14 +172,15 @@ def test_token_count_preserved_on_real_arabic(shared_data, name, max_lines):
         assert len(morphtx.transliterate_tokens(tokens)) == len(tokens)
 
 
-def test_analyzer_summary_line():
-    from augment.analyzers import clear_analyzers
+def test_analyzer_summary_lines(tmp_path):
     from augment.morphtx import analyzer_summary
-    from augment.schemes import load_scheme
     from augment.transliterate import Transliterator
 
-    clear_analyzers()
-    Transliterator("morphtx").transliterate("بِسْمِ الكلب، 12")
-    assert analyzer_summary(load_scheme("morphtx")) == (
-        "analyzer offline: 1 analysed, 1 fallbacks (1 fallback_no_matching_segmentation), 2 not Arabic")
-    assert analyzer_summary(load_scheme("chartx")) is None
+    cache = tmp_path / "analyses.sqlite"
+    morphtx = Transliterator("morphtx", analysis_cache=cache)
+    morphtx.transliterate("بِسْمِ الكلب، 12 الكلب")
+    assert analyzer_summary(morphtx.analyzer) == [
+        "analyzer offline: 2 analysed, 1 fallbacks (1 fallback_no_matching_segmentation), 2 not Arabic",
+        f"analyzer offline: 3 Arabic tokens: 2 (66.7%) computed, 0 (0.0%) read from the analysis cache {cache}, "
+        "1 (33.3%) repeated in memory"]
+    assert Transliterator("chartx").analyzer is None

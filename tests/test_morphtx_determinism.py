@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from augment.analyzers.offline import OfflineAnalyzer
 
 # In a fresh process لبعضهم is لِبَعَضَهُمْ (libegħedhom); qalsadi once took it as لبَعْضِهِمْ (li

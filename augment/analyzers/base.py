@@ -81,10 +81,10 @@ def find_stem(morphemes: tuple[Morpheme, ...], lemma: str = "") -> int:
     else the first that is neither a prefix before another morpheme nor a suffix after one; else
     (a word made only of closed-class pieces, عَنْكُما) the first that is not a suffix: the host.
     """
-    lemma_letters = _letters(lemma.split("_")[0])
+    lemma_letters = letters(lemma.split("_")[0])
     if lemma_letters:
         for index, morpheme in enumerate(morphemes):
-            if _letters(morpheme.form) == lemma_letters:
+            if letters(morpheme.form) == lemma_letters:
                 return index
     last = len(morphemes) - 1
     for index, morpheme in enumerate(morphemes):
@@ -95,18 +95,23 @@ def find_stem(morphemes: tuple[Morpheme, ...], lemma: str = "") -> int:
     return next((index for index, m in enumerate(morphemes) if not m.tag.startswith(_SUFFIX_TAG_PREFIXES)), 0)
 
 
-def _letters(text: str) -> str:
-    return "".join(char for char in text if not ("\u064b" <= char <= "\u0652" or char == "\u0670"))
+MARKS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670")  # tanwin, short vowels, shadda, sukun, dagger alif
+
+
+def letters(text: str) -> str:
+    """The text without its diacritical marks."""
+    return "".join(char for char in text if char not in MARKS)
 
 
 class Analyzer:
-    """Base class of backends: memoised per distinct token where the backend is context-free,
-    with counters of what could not be analysed and why (`stats`)."""
+    """Base class of backends, with counters per token occurrence: `stats`, the outcome (what could
+    not be analysed and why), and `served`, where the analysis came from (see ContextFreeAnalyzer)."""
 
     name = "base"
 
     def __init__(self) -> None:
         self.stats: Counter[str] = Counter()
+        self.served: Counter[str] = Counter()
 
     def analyze(self, tokens: list[str]) -> list[Analysis | None]:
         """One entry per token, same length and order; `None` where there is no analysis."""
@@ -115,3 +120,73 @@ class Analyzer:
     def count(self, outcome: str) -> None:
         self.stats[outcome] += 1
 
+    def flush(self) -> None:
+        """Write what is still queued for a persistent cache (nothing for most backends)."""
+
+    def close(self) -> None:
+        self.flush()
+
+
+Entry = tuple[Analysis | None, str]  # an analysis (or None) and its outcome
+
+
+class ContextFreeAnalyzer(Analyzer):
+    """A backend whose analysis of a token depends on the token alone. Each distinct token is
+    analysed once: remembered for the process and, with a `store` (augment.analyzers.store), on
+    disk for every process and later run. `served` counts, per occurrence of a token that needs
+    analysis, whether it was `computed` here, `read` from the store, or `repeated` from memory."""
+
+    def __init__(self, store=None) -> None:
+        super().__init__()
+        self.store = store
+        self._memo: dict[str, Entry] = {}
+        self._trivial: set[str] = set()  # memoised tokens that needed no analysis
+
+    def needs_analysis(self, token: str) -> bool:
+        """False for tokens the backend answers at once (e.g. not Arabic): neither stored nor counted in `served`."""
+        return True
+
+    def _analyze_token(self, token: str) -> Entry:
+        raise NotImplementedError
+
+    def analyze(self, tokens: list[str]) -> list[Analysis | None]:
+        memo = self._memo
+        missing = [token for token in dict.fromkeys(tokens) if token not in memo]
+        first_source = self._fill(missing) if missing else {}
+        results = []
+        for token in tokens:
+            analysis, outcome = memo[token]
+            self.stats[outcome] += 1
+            source = first_source.pop(token, None) or ("" if token in self._trivial else "repeated")
+            if source:
+                self.served[source] += 1
+            results.append(analysis)
+        return results
+
+    def _fill(self, missing: list[str]) -> dict[str, str]:
+        """Memoise the missing tokens' entries, from the store or computed; returns each one's source."""
+        memo, sources = self._memo, {}
+        wanted = []
+        for token in missing:
+            if self.needs_analysis(token):
+                wanted.append(token)
+            else:
+                memo[token], sources[token] = self._analyze_token(token), ""
+                self._trivial.add(token)
+        if wanted and self.store is not None:
+            for token, entry in self.store.get_many(wanted).items():
+                memo[token], sources[token] = entry, "read"
+        for token in wanted:
+            if token not in memo:
+                memo[token], sources[token] = self._analyze_token(token), "computed"
+                if self.store is not None:
+                    self.store.put(token, memo[token])
+        return sources
+
+    def flush(self) -> None:
+        if self.store is not None:
+            self.store.flush()
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()

@@ -22,12 +22,11 @@ import importlib
 
 from pyarabic.araby import vocalizedlike
 
-from augment.analyzers.base import Analysis, Analyzer, Morpheme
+from augment.analyzers.base import MARKS, Analysis, ContextFreeAnalyzer, Entry, Morpheme, letters
 
 SHADDA, SUKUN = "\u0651", "\u0652"
 SHORT_VOWELS = frozenset("\u064e\u064f\u0650")  # fatha, damma, kasra
 TANWIN = frozenset("\u064b\u064c\u064d")
-MARKS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670")
 # Arabic-script letters (Persian/Urdu look-alikes included, so that they count as fallbacks), no tatweel.
 ARABIC_LETTERS = frozenset(chr(code) for code in [*range(0x0621, 0x064B), *range(0x0671, 0x06D4)]) - {"\u0640"}
 
@@ -86,17 +85,22 @@ def clusters(word: str) -> list[str]:
     return result
 
 
-def letters(word: str) -> str:
-    return "".join(char for char in word if char not in MARKS)
-
-
-class OfflineAnalyzer(Analyzer):
-    """mishkal + qalsadi, per distinct token, memoised."""
+class OfflineAnalyzer(ContextFreeAnalyzer):
+    """mishkal + qalsadi, per distinct token (memoised, and stored when given an AnalysisStore).
+    The libraries are loaded on the first token that needs them: a run whose tokens are all in
+    the store never loads them."""
 
     name = "offline"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, store=None) -> None:
+        super().__init__(store)
+        self._vocalizer = None  # mishkal's TashkeelClass
+        self._lexical = None  # its qalsadi Analex
+
+    def needs_analysis(self, token: str) -> bool:
+        return is_analyzable(token)
+
+    def _load(self) -> None:
         import mishkal.tashkeel
 
         # qalsadi's stemmers collect word and stem variants in sets and iterate them, so the order
@@ -119,22 +123,12 @@ class OfflineAnalyzer(Analyzer):
         # segment: memoising its check_word (briefly; our own memo keeps results) halves the cost,
         # as qalsadi is half of the time. check_text copies what it returns.
         self._lexical.check_word = functools.lru_cache(maxsize=4096)(self._lexical.check_word)
-        self._memo: dict[str, tuple[Analysis | None, str]] = {}
 
-    def analyze(self, tokens: list[str]) -> list[Analysis | None]:
-        results = []
-        for token in tokens:
-            cached = self._memo.get(token)
-            if cached is None:
-                cached = self._memo[token] = self._analyze_token(token)
-            analysis, outcome = cached
-            self.count(outcome)
-            results.append(analysis)
-        return results
-
-    def _analyze_token(self, token: str) -> tuple[Analysis | None, str]:
+    def _analyze_token(self, token: str) -> Entry:
         if not is_analyzable(token):
             return None, "not_arabic"
+        if self._vocalizer is None:
+            self._load()
         bare = letters(token)
         candidates = self._lexical.check_word(bare, "")  # the very call (and cache key) of mishkal's check_text
         if len(token) != len(bare):

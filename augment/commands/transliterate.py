@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from augment.errors import InputError
+from augment.errors import AugkitError, InputError
 
 BATCH_LINES = 10_000  # lines per transliterate_many call: large enough to amortise, small enough to stream
+PARALLEL_BATCH_LINES = 200  # with --num-proc: small batches keep every worker busy (MorphTx: seconds each)
 
 
 def register(subparsers) -> None:
@@ -33,6 +34,13 @@ def register(subparsers) -> None:
     parser.add_argument("--errors", choices=["strict", "replace"], default="strict",
                         help="invalid UTF-8: stop with its file and byte offset (strict), or replace it with "
                              "U+FFFD and report the count (replace)")
+    parser.add_argument("--num-proc", "-j", type=int, default=1,
+                        help="worker processes (output identical to one process, in the same order; "
+                             "worth it for large files and for morphtx on new text) (default: 1)")
+    parser.add_argument("--analysis-cache", default=None, metavar="PATH",
+                        help="schemes with an analyzer (morphtx): the SQLite file that keeps every word's "
+                             "analysis for later runs and other processes (default: analyses.sqlite in "
+                             "$AUGKIT_CACHE or ~/.cache/augkit; 'none': do not keep them)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary on stderr")
     parser.set_defaults(func=run)
 
@@ -43,7 +51,9 @@ def run(args) -> int:
     from augment.transliterate import Transliterator
 
     fmt = args.format or formats.format_from_path(args.input)
-    transliterator = Transliterator(args.scheme, normalize=args.normalize)
+    if args.num_proc < 1:
+        raise AugkitError("--num-proc must be >= 1")
+    transliterator = Transliterator(args.scheme, normalize=args.normalize, analysis_cache=args.analysis_cache)
     if not args.quiet:
         for warning in transliterator.scheme.warnings:
             print(f"augkit transliterate: warning: {warning}", file=sys.stderr)
@@ -59,9 +69,9 @@ def run(args) -> int:
     if not args.quiet:
         where = "" if args.output == "-" else f" -> {args.output}"
         print(f"augkit transliterate: {count:,} {unit}{where} [{transliterator.signature}]", file=sys.stderr)
-        analysis = analyzer_summary(transliterator.scheme)
-        if analysis:
-            print(f"augkit transliterate: {analysis}", file=sys.stderr)
+        if transliterator.analyzer is not None:
+            for line in analyzer_summary(transliterator.analyzer):
+                print(f"augkit transliterate: {line}", file=sys.stderr)
     if stats.replacements:
         print(f"augkit transliterate: {stats.replacements:,} invalid UTF-8 sequence(s) in {args.input} replaced "
               f"by U+FFFD (first at byte {stats.first_offset})", file=sys.stderr)
@@ -73,6 +83,10 @@ def _progress(args, unit: str):
 
     # Only for long runs (delay) and only on a terminal (disable=None), so pipes and logs stay clean.
     return tqdm(unit=f" {unit}", delay=2.0, disable=True if args.quiet else None, file=sys.stderr)
+
+
+def _batch_size(args) -> int:
+    return BATCH_LINES if args.num_proc == 1 else PARALLEL_BATCH_LINES
 
 
 def _batches(items, size: int):
@@ -88,26 +102,31 @@ def _batches(items, size: int):
 
 def _txt(transliterator, args, stats) -> int:
     from augment import formats
+    from augment.transliterate import transliterate_batches
 
     lines = formats.read_lines(args.input, args.errors, stats)
     with _progress(args, "lines") as bar:
         def outputs():
-            for batch in _batches(lines, BATCH_LINES):
-                yield from transliterator.transliterate_many(batch)
+            for batch in transliterate_batches(transliterator, _batches(lines, _batch_size(args)), args.num_proc):
+                yield from batch
                 bar.update(len(batch))
 
         return formats.write_lines(args.output, outputs())
 
 
 def _conllu(transliterator, args, stats) -> int:
-    from augment import formats
+    import itertools
 
-    sentences = formats.read_conllu(args.input, args.errors, stats)
+    from augment import formats
+    from augment.transliterate import transliterate_batches
+
+    sentences, forms = itertools.tee(_batches(formats.read_conllu(args.input, args.errors, stats), _batch_size(args)))
     with _progress(args, "sentences") as bar:
         def outputs():
-            for sentence in sentences:
-                yield sentence.with_forms(transliterator.transliterate_tokens(sentence.forms))
-                bar.update(1)
+            batches = transliterate_batches(transliterator, ([s.forms for s in batch] for batch in forms), args.num_proc)
+            for batch, outputs in zip(sentences, batches, strict=True):
+                yield from (sentence.with_forms(output) for sentence, output in zip(batch, outputs, strict=True))
+                bar.update(len(batch))
 
         return formats.write_conllu(args.output, outputs())
 
@@ -118,18 +137,6 @@ def _check_values(path, column: str, values: list, numbers: list[int]) -> None:
                 isinstance(value, list) and all(isinstance(token, str) for token in value)):
             raise InputError(path, f"row {number}: column {column!r} holds {type(value).__name__}; "
                              "expected a string or a list of string tokens")
-
-
-def _transliterate_values(transliterator, values: list) -> list:
-    """Strings in text mode (batched), token lists in token mode, None kept."""
-    outputs = list(values)
-    texts = [i for i, value in enumerate(values) if isinstance(value, str)]
-    for i, output in zip(texts, transliterator.transliterate_many([values[i] for i in texts]), strict=True):
-        outputs[i] = output
-    for i, value in enumerate(values):
-        if isinstance(value, list):
-            outputs[i] = transliterator.transliterate_tokens(value)
-    return outputs
 
 
 def _with_column(row: dict, source: str, target: str, value) -> dict:
@@ -147,23 +154,29 @@ def _with_column(row: dict, source: str, target: str, value) -> dict:
 
 def _jsonl(transliterator, args, stats) -> int:
     """Streams: rows are read, transliterated and written a batch at a time."""
+    import itertools
     import json
 
     from augment import formats
+    from augment.transliterate import transliterate_batches
 
     column = args.column
     target = column if args.replace else f"{column}_{transliterator.scheme.name}"
-    rows = formats.iter_jsonl(args.input, args.errors, stats)
+    def checked_values(batch):
+        for number, row in batch:
+            if column not in row:
+                raise InputError(args.input, f"no column {column!r}; columns: {', '.join(row) or '(none)'}",
+                                 line=number)
+        values = [row[column] for _, row in batch]
+        _check_values(args.input, column, values, [number for number, _ in batch])
+        return values
+
+    rows, values = itertools.tee(_batches(formats.iter_jsonl(args.input, args.errors, stats), _batch_size(args)))
     with _progress(args, "rows") as bar:
         def lines():
-            for batch in _batches(rows, BATCH_LINES):
-                for number, row in batch:
-                    if column not in row:
-                        raise InputError(args.input, f"no column {column!r}; columns: {', '.join(row) or '(none)'}",
-                                         line=number)
-                values = [row[column] for _, row in batch]
-                _check_values(args.input, column, values, [number for number, _ in batch])
-                for (_, row), output in zip(batch, _transliterate_values(transliterator, values), strict=True):
+            batches = transliterate_batches(transliterator, map(checked_values, values), args.num_proc)
+            for batch, outputs in zip(rows, batches, strict=True):
+                for (_, row), output in zip(batch, outputs, strict=True):
                     yield json.dumps(_with_column(row, column, target, output), ensure_ascii=False)
                 bar.update(len(batch))
 
@@ -173,6 +186,7 @@ def _jsonl(transliterator, args, stats) -> int:
 def _table(transliterator, args, fmt: str, stats) -> int:
     """csv, tsv, parquet: read whole, then written whole."""
     from augment import formats
+    from augment.transliterate import transliterate_batches
 
     table = formats.read_table(args.input, fmt, args.errors, stats)
     column = args.column
@@ -182,8 +196,10 @@ def _table(transliterator, args, fmt: str, stats) -> int:
     values = [row.get(column) for row in table.rows]
     _check_values(args.input, column, values, list(range(1, len(values) + 1)))
     with _progress(args, "rows") as bar:
-        outputs = _transliterate_values(transliterator, values)
-        bar.update(len(values))
+        outputs = []
+        for batch in transliterate_batches(transliterator, _batches(values, _batch_size(args)), args.num_proc):
+            outputs += batch
+            bar.update(len(batch))
     table.rows = [_with_column(row, column, target, output) for row, output in zip(table.rows, outputs, strict=True)]
     if target not in table.columns:
         table.columns.insert(table.columns.index(column) + 1, target)

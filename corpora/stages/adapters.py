@@ -38,6 +38,9 @@ class Transliterate(Stage):
 
     schemes: a scheme name or path to a manifest, or a list of them (`[chartx, morphtx]`).
     normalize: the transliterator's input normaliser (e.g. `arabic`), or None.
+    analysis_cache: for schemes with an analyzer (morphtx), the SQLite file of analyses shared by the
+    workers and later builds (default: augkit's cache folder; `none`: none). Not part of the config:
+    it changes no output.
     Reasons: `empty_output` (nothing left after transliteration).
     """
 
@@ -45,13 +48,16 @@ class Transliterate(Stage):
     schemes: str | tuple[str, ...] = "chartx"
     normalize: str | None = None
     keep_original: bool = False
+    analysis_cache: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "schemes", _names(self.schemes, "schemes"))
 
     def config(self) -> dict[str, Any]:
-        signatures = [_transliterator(scheme, self.normalize).signature for scheme in self.schemes]
-        return {**dataclasses.asdict(self), "schemes": list(self.schemes), "signatures": signatures}
+        signatures = [self._transliterator(scheme).signature for scheme in self.schemes]
+        config = {**dataclasses.asdict(self), "schemes": list(self.schemes), "signatures": signatures}
+        del config["analysis_cache"]
+        return config
 
     def process(self, batch: list[Record]) -> StageOutput:
         kept, dropped = [], []
@@ -62,10 +68,17 @@ class Transliterate(Stage):
                 output = self._one(record, scheme)
                 empty = not (output.get("text") or "").strip() and not any(output.get("tokens") or [])
                 (dropped.append((output, "empty_output")) if empty else kept.append(output))
+        for scheme in self.schemes:
+            self._transliterator(scheme).flush()  # the new analyses reach the shared cache before a worker stops
         return StageOutput(kept, dropped)
 
+    def _transliterator(self, scheme: str):
+        from augment.transliterate import get_transliterator  # cached per (scheme, normalize, analysis_cache)
+
+        return get_transliterator(scheme, self.normalize, self.analysis_cache)
+
     def _one(self, record: Record, scheme: str) -> Record:
-        transliterator = _transliterator(scheme, self.normalize)
+        transliterator = self._transliterator(scheme)
         fields: dict[str, Any] = {"lang": transliterator.scheme.target}
         if record.get("text") is not None:
             fields["text"] = transliterator.transliterate(record["text"])
@@ -73,12 +86,6 @@ class Transliterate(Stage):
             fields["tokens"] = transliterator.transliterate_tokens(record["tokens"])
         return derive(record, f"{record['id']}/{transliterator.scheme.name}", [record["id"]],
                       meta={"scheme": transliterator.signature}, **fields)
-
-
-def _transliterator(scheme: str, normalize: str | None):
-    from augment.transliterate import get_transliterator  # cached per (scheme, normalize)
-
-    return get_transliterator(scheme, normalize)
 
 
 @register
