@@ -1,0 +1,91 @@
+"""The offline analyzer's speed-ups (augment/analyzers/offline_speed.py) change no analysis: every
+Arabic PUD token against the analyses recorded from the code before them, and each replaced
+library call against the original on its whole input domain."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from offline_reference import RECORD, analyses, pud_tokens, record, short_hash
+
+
+@pytest.mark.shared_data
+def test_every_pud_token_is_analysed_as_before_the_speed_ups(shared_data):
+    expected = json.loads(gzip.decompress(RECORD.read_bytes()))
+    tokens = pud_tokens(shared_data / "arabic" / "ar_pud-ud-test.conllu")
+    encoded = analyses(tokens)
+    got = record(encoded)
+    changed = [(token, value) for token, value in encoded.items()
+               if expected["per_token"].get(short_hash(token)) != short_hash(value)]
+    assert not changed, f"{len(changed)} of {len(tokens)} analyses changed, e.g. {changed[:5]}"
+    assert got == expected
+
+
+def _keys(connection, table: str, column: str) -> list:
+    """Every key that has several rows (where order matters), a sample of the others, and odd keys."""
+    rows = connection.execute(f"SELECT {column}, count(*) FROM {table} GROUP BY {column}").fetchall()
+    return [key for key, count in rows if count > 1] + [key for key, _ in rows[::50]] + \
+        ["", "'", "غير موجود", "أكل", "اكل", "قال", "سأل", "كَتَبَ", "مَدْرَسَةٌ"]
+
+
+def _same(original, indexed, method: str, *args) -> None:
+    want = getattr(original, method)(*args)
+    got = getattr(indexed, method)(*args)
+    if isinstance(want, list):
+        want, got = [tuple(row) for row in want], [tuple(row) for row in got]
+    assert got == want, (method, args)
+
+
+@pytest.mark.parametrize("table", ["nouns", "verbs"])
+def test_in_memory_dictionaries_answer_as_sqlite(table):
+    import arramooz.arabicdictionary
+
+    from augment.analyzers.offline_speed import index_dictionary
+
+    original, indexed = arramooz.arabicdictionary.ArabicDictionary(table), arramooz.arabicdictionary.ArabicDictionary(table)
+    index_dictionary(indexed)
+    for key in _keys(original.db_connect, table, "normalized"):
+        _same(original, indexed, "lookup", key)
+    for key in _keys(original.db_connect, table, "stamped") + _keys(original.db_connect, table, "unvocalized")[::20]:
+        _same(original, indexed, "lookup_by_stamp", key)
+        _same(original, indexed, "exists_as_stamp", key)
+    returned = indexed.lookup("كتاب")
+    returned.append("extended by the caller")
+    assert indexed.lookup("كتاب") != returned  # callers extend the lists they get: never the index's own
+
+
+def test_in_memory_word_frequencies_stop_words_and_collocations_answer_as_sqlite():
+    import arramooz.stopwordsdictionaryclass
+    import arramooz.wordfreqdictionaryclass
+    import maskouk.collocationdictionary
+    import maskouk.collocations
+
+    from augment.analyzers import offline_speed
+
+    def pair(make, index):
+        original, indexed = make(), make()
+        index(indexed)
+        return original, indexed
+
+    original, indexed = pair(lambda: arramooz.wordfreqdictionaryclass.WordFreqDictionary("wordfreq"),
+                             offline_speed.index_word_frequencies)
+    vocalized = _keys(original.db_connect, "wordfreq", "vocalized")
+    for key in vocalized + [key + "\u064e" for key in vocalized[::9]]:
+        for word_type in ("", "verb", "noun", "unknown"):
+            _same(original, indexed, "lookup", key, word_type)
+            _same(original, indexed, "get_freq", key, word_type)
+    for key in _keys(original.db_connect, "wordfreq", "unvocalized"):
+        _same(original, indexed, "lookup", key, "unknown")
+    original, indexed = pair(lambda: arramooz.stopwordsdictionaryclass.StopWordsDictionary("classedstopwords"),
+                             offline_speed.index_stop_words)
+    for key in _keys(original.db_connect, "classedstopwords", "word"):
+        if "'" not in key:  # arramooz's own error handler fails on a quote (AttributeError)
+            _same(original, indexed, "lookup", key)
+    original, indexed = pair(lambda: maskouk.collocations.CollocationClass().collo_dict,
+                             offline_speed.index_collocations)
+    for key in _keys(original.dbConnect, "collocations", "first"):
+        _same(original, indexed, "lookup", key, True)
+    for key in _keys(original.dbConnect, "collocations", "unvocalized"):
+        _same(original, indexed, "lookup", key)
