@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from augment.analyzers import Analysis, Analyzer, Morpheme, get_analyzer
-from augment.analyzers.base import MARKS
+from augment.analyzers.base import MARKS, ContextFreeAnalyzer
 from augment.errors import InputError
 
 TAG_MAP_HEADER = ["tag", "morpheme", "state", "output", "comment"]
@@ -53,8 +53,10 @@ class TagRule:
         return 2 * (self.morpheme != "*") + (self.state != "*")
 
     def matches(self, morpheme: Morpheme, is_stem: bool, state: str) -> bool:
-        if not fnmatch.fnmatchcase(morpheme.tag, self.tag):
-            return False
+        return fnmatch.fnmatchcase(morpheme.tag, self.tag) and self.fits(morpheme, is_stem, state)
+
+    def fits(self, morpheme: Morpheme, is_stem: bool, state: str) -> bool:
+        """`matches`, the tag aside."""
         if self.morpheme != "*" and self.morpheme != match_form(morpheme.form):
             return False
         if self.state != "*" and self.state != state:
@@ -71,6 +73,7 @@ class TagMap:
         self.rules = sorted(rules, key=lambda rule: -rule.specificity)
         self.path = str(path)
         self._rendered: dict[Analysis, str] = {}  # analyses repeat as often as their words do
+        self._by_tag: dict[str, list[TagRule]] = {}  # tag -> the rules whose tag pattern matches it, in order
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TagMap:
@@ -115,7 +118,12 @@ class TagMap:
         return cls(rules, path)
 
     def rule_for(self, morpheme: Morpheme, is_stem: bool, state: str) -> TagRule | None:
-        return next((rule for rule in self.rules if rule.matches(morpheme, is_stem, state)), None)
+        """The first rule (most specific first) that matches the morpheme."""
+        candidates = self._by_tag.get(morpheme.tag)
+        if candidates is None:
+            candidates = self._by_tag[morpheme.tag] = [
+                rule for rule in self.rules if fnmatch.fnmatchcase(morpheme.tag, rule.tag)]
+        return next((rule for rule in candidates if rule.fits(morpheme, is_stem, state)), None)
 
     def render(self, analysis: Analysis) -> str:
         """The analysed word with every tabled morpheme replaced by its Maltese output."""
@@ -160,11 +168,29 @@ class MorphPreprocessor:
                  analysis_cache: str | os.PathLike | None = None):
         self.analyzer = get_analyzer(analyzer, analysis_cache) if isinstance(analyzer, str) else analyzer
         self.tag_map = TagMap.load(tag_map) if isinstance(tag_map, (str, os.PathLike)) else tag_map
+        # A context-free backend analyses a token the same way everywhere: its output is memoised per token.
+        self._mapped: dict[str, str] | None = {} if isinstance(self.analyzer, ContextFreeAnalyzer) else None
 
     def map_tokens(self, tokens: list[str]) -> list[str]:
         analyses = self.analyzer.analyze(tokens)
         # strict: a backend that lost or merged a token must fail loudly, not shift the output.
-        return [self.map_token(token, analysis) for token, analysis in zip(tokens, analyses, strict=True)]
+        pairs = zip(tokens, analyses, strict=True)
+        if self._mapped is None:
+            return [self.map_token(token, analysis) for token, analysis in pairs]
+        mapped = self._mapped
+        return [mapped[token] if token in mapped else mapped.setdefault(token, self.map_token(token, analysis))
+                for token, analysis in pairs]
+
+    def map_texts(self, texts: list[list[str]]) -> list[list[str]]:
+        """`map_tokens` of each tokenized text; a context-free backend gets them all in one call."""
+        if self._mapped is None:  # the backend reads each text as a context
+            return [self.map_tokens(tokens) for tokens in texts]
+        flat = self.map_tokens([token for tokens in texts for token in tokens])
+        result, start = [], 0
+        for tokens in texts:
+            result.append(flat[start:start + len(tokens)])
+            start += len(tokens)
+        return result
 
     def map_token(self, token: str, analysis: Analysis | None) -> str:
         if analysis is None:

@@ -37,7 +37,7 @@ from augment.engine import (
 )
 from augment.errors import AugkitError
 from augment.normalize import get_normalizer
-from augment.schemes import Scheme, load_scheme
+from augment.schemes import END, START, Scheme, load_scheme
 from augment.text import mark_lines, tokenize
 
 if TYPE_CHECKING:
@@ -102,8 +102,9 @@ class Transliterator:
         if self.scheme.tokenizer == "none":
             return [postprocess(self._rewrite_token(text), rule_set) for text in texts]
         if self._preprocess is not None:
-            return [postprocess(" ".join(map(self._rewrite_token, self._preprocess(tokenize(text)))), rule_set)
-                    for text in texts]
+            mapped = self._preprocess_texts([tokenize(text) for text in texts])
+            words = self._mapped_words(mapped)
+            return postprocess_text_lines([" ".join(map(words.__getitem__, tokens)) for tokens in mapped], rule_set)
         outputs: list[str] = []
         chunk: list[str] = []
         size = 0
@@ -130,6 +131,27 @@ class Transliterator:
             self._remember(list(missing))
         lookup = cache.__getitem__
         return postprocess_text_lines([" ".join(map(lookup, words)) for words in split], rule_set)
+
+    def _mapped_words(self, mapped: list[list[str]]) -> dict[str, str]:
+        """The analyzer's per-token outputs (which may hold spaces: `li medresthom`) rewritten by the
+        rules and the in-word post-processing steps, each rewritten as one marked token (as
+        `rewrite_token` would), the missing ones in one C-level pass per rule (see `_remember`)."""
+        cache = self._word_cache
+        missing = set().union(*mapped).difference(cache)
+        if len(cache) + len(missing) > self._cache_size:
+            cache.clear()
+            missing = set().union(*mapped)
+        if not missing:
+            return cache
+        rule_set = self.scheme.postprocess
+        if self.engine is None or not self.engine.batchable:
+            cache.update((token, postprocess_words(self._rewrite_token(token), rule_set)) for token in missing)
+            return cache
+        for group, plan in self.engine.partition("\n".join(missing)):
+            marked = START + group.replace("\n", END + "\n" + START) + END
+            outputs = postprocess_words(self.engine.rewrite_marked(marked, plan), rule_set)
+            cache.update(zip(group.split("\n"), outputs.split("\n"), strict=True))
+        return cache
 
     def transliterate_tokens(self, tokens: Sequence[str]) -> list[str]:
         """Token mode: one output token per input token, each post-processed alone."""
@@ -209,6 +231,7 @@ class Transliterator:
 
         preprocessor = build_preprocessor(self.scheme, self._analysis_cache)
         self.analyzer = preprocessor.analyzer
+        self._preprocess_texts = preprocessor.map_texts
         return preprocessor.map_tokens
 
 

@@ -5,10 +5,12 @@ no analysis.
     .venv/bin/python tests/offline_reference.py   # re-record (only after a deliberate change of analyses)
 
 The record holds no PUD text: per token, 8 hex digits of the SHA-256 of the token and of its
-encoded analysis (augment.analyzers.store.encode), the digest of all of them, and the outcome
-counts. It was made by the code before the speed-ups (commit 1eb3115, deterministic since c212264),
-each token analysed by a fresh analyzer state being what a sequential run gives (tested in
-tests/test_morphtx_determinism.py).
+analysis (`canonical`), the digest of all of them, and the outcome counts. It was made by the code
+before the speed-ups (commit 1eb3115, deterministic since c212264: a sequential run gives what a
+fresh analyzer gives for each token, tests/test_morphtx_determinism.py):
+
+    git archive 1eb3115 augment schemes | tar -x -C /tmp/before
+    PYTHONPATH=/tmp/before .venv/bin/python tests/offline_reference.py
 """
 
 from __future__ import annotations
@@ -44,13 +46,21 @@ def short_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
+def canonical(entry) -> str:
+    """An analysis and its outcome as JSON, independent of how the store encodes them."""
+    analysis, outcome = entry
+    if analysis is None:
+        return json.dumps([outcome], ensure_ascii=False)
+    return json.dumps([outcome, analysis.diac, analysis.lemma, analysis.state, analysis.stem_index,
+                       [[morpheme.form, morpheme.tag] for morpheme in analysis.morphemes]], ensure_ascii=False)
+
+
 def analyses(tokens: list[str]) -> dict[str, str]:
-    """token -> encoded analysis, from a fresh offline analyzer without a persistent cache."""
+    """token -> canonical analysis, each from a fresh offline analyzer's state (no persistent cache)."""
     from augment.analyzers.offline import OfflineAnalyzer
-    from augment.analyzers.store import encode
 
     analyzer = OfflineAnalyzer()
-    return {token: encode(analyzer._analyze_token(token)) for token in tokens}
+    return {token: canonical(analyzer._analyze_token(token)) for token in tokens}
 
 
 def record(encoded: dict[str, str]) -> dict:

@@ -52,11 +52,15 @@ def test_values_round_trip_and_invalid_ones_are_rejected():
     assert decode("الكلب", encode((analysis, "analyzed"))) == (analysis, "analyzed")
     assert decode("قلم", encode((None, "fallback_letters_changed"))) == (None, "fallback_letters_changed")
     value = encode((analysis, "analyzed"))
-    for bad in ["", "{", "null", "[]", '{"a": 1}', "[1]", '["analyzed"]', '["not_an_outcome"]',
-                value.replace('"analyzed"', '"other"'), value.replace(",1,", ",7,"), value.replace(",1,", ',"1",'),
-                value.replace('"DET"', "3"), value.replace("الْ\"", "ال\""), value[:-2] + "]"]:
+    fields = value.split("\x1f")
+    for bad in ["", "analyzed", "not_an_outcome", None, 3, b"analyzed", value.replace("analyzed", "other", 1),
+                value + "\x1fextra", "\x1f".join(fields[:-2]), value.replace("\x1f1\x1f", "\x1f7\x1f"),
+                value.replace("\x1f1\x1f", "\x1f-1\x1f"), value.replace("\x1f1\x1f", "\x1f١\x1f"),
+                value.replace("DET", ""), value.replace("الْ\x1f", "ال\x1f"), value.rsplit("\x1f", 1)[0]]:
         assert decode("الكلب", bad) is None, bad
     assert decode("الكتب", value) is None  # another token's analysis
+    with pytest.raises(ValueError):  # a field holding the separator is never written
+        encode((Analysis("x\x1fy", (Morpheme("x\x1fy", "NOUN"),), "", "na", 0), "analyzed"))
 
 
 def test_an_invalid_value_is_recomputed_and_rewritten(tmp_path):

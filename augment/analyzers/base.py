@@ -8,7 +8,7 @@ morphemes carry Buckwalter/SAMA tags as CAMeL Tools writes them in its `bw` fiel
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from augment.errors import AugkitError
 
@@ -21,16 +21,15 @@ _PREFIX_TAGS = frozenset(
 _SUFFIX_TAG_PREFIXES = ("CASE_", "NSUFF_", "PVSUFF_", "IVSUFF_", "CVSUFF_", "POSS_PRON", "PRON_")
 
 
-@dataclass(frozen=True)
-class Morpheme:
-    """One segment of a word: its diacritised Arabic form and its Buckwalter/SAMA tag."""
+class Morpheme(NamedTuple):
+    """One segment of a word: its diacritised Arabic form and its Buckwalter/SAMA tag. (Immutable
+    tuples, like Analysis: cheap to build and hash when millions are read from the analysis cache.)"""
 
     form: str
     tag: str
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(NamedTuple):
     """The analysis of one token.
 
     `diac` is the whole diacritised word; `morphemes` concatenate to it (up to the backend's
@@ -98,9 +97,12 @@ def find_stem(morphemes: tuple[Morpheme, ...], lemma: str = "") -> int:
 MARKS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670")  # tanwin, short vowels, shadda, sukun, dagger alif
 
 
+_DELETE_MARKS = str.maketrans("", "", "".join(MARKS))
+
+
 def letters(text: str) -> str:
     """The text without its diacritical marks."""
-    return "".join(char for char in text if char not in MARKS)
+    return text.translate(_DELETE_MARKS)
 
 
 class Analyzer:
@@ -151,17 +153,21 @@ class ContextFreeAnalyzer(Analyzer):
 
     def analyze(self, tokens: list[str]) -> list[Analysis | None]:
         memo = self._memo
-        missing = [token for token in dict.fromkeys(tokens) if token not in memo]
+        counts = Counter(tokens)
+        missing = [token for token in counts if token not in memo]
         first_source = self._fill(missing) if missing else {}
-        results = []
-        for token in tokens:
-            analysis, outcome = memo[token]
-            self.stats[outcome] += 1
-            source = first_source.pop(token, None) or ("" if token in self._trivial else "repeated")
-            if source:
-                self.served[source] += 1
-            results.append(analysis)
-        return results
+        # Counted per distinct token (times its occurrences): the per-occurrence work stays in C.
+        stats, served, trivial = self.stats, self.served, self._trivial
+        for token, count in counts.items():
+            stats[memo[token][1]] += count
+            if token not in trivial:
+                source = first_source.get(token)
+                if source:
+                    served[source] += 1
+                    count -= 1
+                if count:
+                    served["repeated"] += count
+        return [memo[token][0] for token in tokens]
 
     def _fill(self, missing: list[str]) -> dict[str, str]:
         """Memoise the missing tokens' entries, from the store or computed; returns each one's source."""

@@ -5,8 +5,8 @@ One SQLite file (default `<augkit cache>/analyses.sqlite`, i.e. `$AUGKIT_CACHE` 
 backend's name and version (augkit's code version for it and the versions of the packages it runs,
 `augment.analyzers.backend_version`), so an upgrade never reads an analysis made by other code.
 The file is opened with `augment.sqlite_cache.open_cache` (integrity check, a damaged file set
-aside, WAL journal, busy timeout). Each value read is validated (shape, types, that its letters are
-the token's and that its morphemes spell its diacritised form); a value that fails is recomputed
+aside, WAL journal, busy timeout). Each value read is validated (shape, and that the token, its
+diacritised form and its morphemes have the same letters); a value that fails is recomputed
 and rewritten, and counted in `invalid`. New analyses are written in small batches (`flush`), so a
 killed process loses at most the last fraction of a second of work, and never a written value.
 A database error in the middle of a run (disk full, a file damaged underneath) disables the cache
@@ -16,7 +16,6 @@ for the rest of the run with a one-line warning; the analyses themselves are una
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import sqlite3
 import sys
@@ -105,9 +104,13 @@ class AnalysisStore:
         """Queue a new analysis; written with the next `flush` (soon, see FLUSH_ROWS/FLUSH_SECONDS)."""
         if self.disabled:
             return
+        try:
+            value = encode(entry)
+        except ValueError:
+            return
         if not self._pending:
             self._pending_since = time.monotonic()
-        self._pending[token] = encode(entry)
+        self._pending[token] = value
         if len(self._pending) >= FLUSH_ROWS or time.monotonic() - self._pending_since >= FLUSH_SECONDS:
             self.flush()
 
@@ -175,40 +178,43 @@ class AnalysisStore:
         self._pending = {}
 
 
-# --- values: [outcome] or [outcome, diac, lemma, state, stem_index, form, tag, form, tag, ...] ----
+# --- values: fields joined by the unit separator, which no Arabic token, tag or lemma holds: ---
+# `outcome` alone, or `outcome diac lemma state stem_index form tag form tag ...`.
 
+SEPARATOR = "\x1f"
 OUTCOMES_WITHOUT_ANALYSIS = frozenset({"fallback_letters_changed"})
 OUTCOMES_WITH_ANALYSIS = frozenset({"analyzed", "fallback_no_matching_segmentation"})
 
 
 def encode(entry: Entry) -> str:
+    """The stored form of an entry; ValueError if a field holds the separator (then it is not stored)."""
     analysis, outcome = entry
-    if analysis is None:
-        return json.dumps([outcome], ensure_ascii=False)
-    pieces = [piece for morpheme in analysis.morphemes for piece in (morpheme.form, morpheme.tag)]
-    return json.dumps([outcome, analysis.diac, analysis.lemma, analysis.state, analysis.stem_index, *pieces],
-                      ensure_ascii=False, separators=(",", ":"))
+    fields = [outcome]
+    if analysis is not None:
+        fields += [analysis.diac, analysis.lemma, analysis.state, str(analysis.stem_index)]
+        fields += [piece for morpheme in analysis.morphemes for piece in morpheme]
+    if any(SEPARATOR in field for field in fields):
+        raise ValueError(f"an analysis field holds the separator U+001F: {fields!r}")
+    return SEPARATOR.join(fields)
 
 
-def decode(token: str, value: str) -> Entry | None:
-    """The entry stored for `token`, or None when the value is not a valid analysis of this token."""
-    try:
-        fields = json.loads(value)
-    except (ValueError, TypeError):
+def decode(token: str, value) -> Entry | None:
+    """The entry stored for `token`, or None when the value is not a valid analysis of this token:
+    a known outcome, the right number of fields, a stem index in range, tags, and the same letters
+    in the token, the diacritised form and its morphemes (a mark before the first letter, as in
+    mishkal's `َا`, belongs to no morpheme)."""
+    if not isinstance(value, str):
         return None
-    if not isinstance(fields, list) or not fields or not all(isinstance(field, str) for field in fields[:4]):
-        return None
+    fields = value.split(SEPARATOR)
     outcome = fields[0]
     if len(fields) == 1:
         return (None, outcome) if outcome in OUTCOMES_WITHOUT_ANALYSIS else None
     if outcome not in OUTCOMES_WITH_ANALYSIS or len(fields) < 7 or len(fields) % 2 == 0:
         return None
-    _, diac, lemma, state, stem_index, *pieces = fields
-    if not isinstance(stem_index, int) or not 0 <= stem_index < len(pieces) // 2:
+    diac, lemma, state, index = fields[1:5]
+    forms, tags = fields[5::2], fields[6::2]
+    if not (index.isascii() and index.isdigit()) or int(index) >= len(forms) or not all(tags):
         return None
-    if not all(isinstance(piece, str) for piece in pieces) or "".join(pieces[::2]) != diac:
+    if not letters(token) == letters(diac) == letters("".join(forms)):
         return None
-    if letters(diac) != letters(token):
-        return None
-    morphemes = tuple(Morpheme(form, tag) for form, tag in zip(pieces[::2], pieces[1::2], strict=True))
-    return Analysis(diac=diac, morphemes=morphemes, lemma=lemma, state=state, stem_index=stem_index), outcome
+    return Analysis(diac, tuple(map(Morpheme, forms, tags)), lemma, state, int(index)), outcome
