@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from augment.analyzers import Analysis, Analyzer, Morpheme, get_analyzer
-from augment.analyzers.base import MARKS, ContextFreeAnalyzer
+from augment.analyzers.base import MARKS, MEMO_SIZE, ContextFreeAnalyzer
 from augment.errors import InputError
 
 TAG_MAP_HEADER = ["tag", "morpheme", "state", "output", "comment"]
@@ -178,6 +178,8 @@ class MorphPreprocessor:
         if self._mapped is None:
             return [self.map_token(token, analysis) for token, analysis in pairs]
         mapped = self._mapped
+        if len(mapped) > MEMO_SIZE:
+            mapped.clear()
         return [mapped[token] if token in mapped else mapped.setdefault(token, self.map_token(token, analysis))
                 for token, analysis in pairs]
 

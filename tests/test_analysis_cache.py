@@ -220,3 +220,16 @@ def test_a_forked_child_opens_its_own_connection(tmp_path):
     parent.analyze(WORDS[4:6])
     parent.close()
     assert set(stored_values(path)) == set(WORDS[:6])
+
+
+def test_a_full_memo_starts_again_and_the_answers_stay(tmp_path, monkeypatch):
+    import augment.analyzers.base
+
+    monkeypatch.setattr(augment.analyzers.base, "MEMO_SIZE", 4)
+    analyzer = OfflineAnalyzer(AnalysisStore(tmp_path / "a.sqlite", KEY))
+    first = analyzer.analyze(WORDS[:3])
+    assert analyzer.analyze(WORDS[3:6]) == OfflineAnalyzer().analyze(WORDS[3:6])  # memo cleared before
+    assert len(analyzer._memo) == 3
+    analyzer.flush()
+    assert analyzer.analyze(WORDS[:3]) == first
+    assert analyzer.served == {"computed": 6, "read": 3}  # the first three again, from the disk cache

@@ -130,6 +130,9 @@ class Analyzer:
 
 
 Entry = tuple[Analysis | None, str]  # an analysis (or None) and its outcome
+# Distinct tokens a context-free backend remembers in memory (~0.5 GB at most); beyond that the
+# memo starts again, the analysis cache on disk having them all.
+MEMO_SIZE = 1 << 20
 
 
 class ContextFreeAnalyzer(Analyzer):
@@ -154,6 +157,9 @@ class ContextFreeAnalyzer(Analyzer):
     def analyze(self, tokens: list[str]) -> list[Analysis | None]:
         memo = self._memo
         counts = Counter(tokens)
+        if len(memo) + len(counts) > MEMO_SIZE:
+            memo.clear()
+            self._trivial.clear()
         missing = [token for token in counts if token not in memo]
         first_source = self._fill(missing) if missing else {}
         # Counted per distinct token (times its occurrences): the per-occurrence work stays in C.
