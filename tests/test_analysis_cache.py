@@ -59,6 +59,8 @@ def test_values_round_trip_and_invalid_ones_are_rejected():
                 value.replace("DET", ""), value.replace("الْ\x1f", "ال\x1f"), value.rsplit("\x1f", 1)[0]]:
         assert decode("الكلب", bad) is None, bad
     assert decode("الكتب", value) is None  # another token's analysis
+    alif = Analysis("\u064eا", (Morpheme("ا", "NOUN"),), "ا", "na", 0)  # mishkal's mark before the first letter
+    assert decode("ا", encode((alif, "analyzed"))) == (alif, "analyzed")
     with pytest.raises(ValueError):  # a field holding the separator is never written
         encode((Analysis("x\x1fy", (Morpheme("x\x1fy", "NOUN"),), "", "na", 0), "analyzed"))
 

@@ -5,8 +5,8 @@ One SQLite file (default `<augkit cache>/analyses.sqlite`, i.e. `$AUGKIT_CACHE` 
 backend's name and version (augkit's code version for it and the versions of the packages it runs,
 `augment.analyzers.backend_version`), so an upgrade never reads an analysis made by other code.
 The file is opened with `augment.sqlite_cache.open_cache` (integrity check, a damaged file set
-aside, WAL journal, busy timeout). Each value read is validated (shape, and that the token, its
-diacritised form and its morphemes have the same letters); a value that fails is recomputed
+aside, WAL journal, busy timeout). Each value read is validated (shape, that its morphemes spell
+its diacritised form and that this has the token's letters); a value that fails is recomputed
 and rewritten, and counted in `invalid`. New analyses are written in small batches (`flush`), so a
 killed process loses at most the last fraction of a second of work, and never a written value.
 A database error in the middle of a run (disk full, a file damaged underneath) disables the cache
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from augment.analyzers.base import Analysis, Entry, Morpheme, letters
+from augment.analyzers.base import MARKS, Analysis, Entry, Morpheme, letters
 from augment.errors import AugkitError
 from augment.sqlite_cache import open_cache
 
@@ -182,6 +182,7 @@ class AnalysisStore:
 # `outcome` alone, or `outcome diac lemma state stem_index form tag form tag ...`.
 
 SEPARATOR = "\x1f"
+_MARK_CHARACTERS = "".join(MARKS)
 OUTCOMES_WITHOUT_ANALYSIS = frozenset({"fallback_letters_changed"})
 OUTCOMES_WITH_ANALYSIS = frozenset({"analyzed", "fallback_no_matching_segmentation"})
 
@@ -200,9 +201,9 @@ def encode(entry: Entry) -> str:
 
 def decode(token: str, value) -> Entry | None:
     """The entry stored for `token`, or None when the value is not a valid analysis of this token:
-    a known outcome, the right number of fields, a stem index in range, tags, and the same letters
-    in the token, the diacritised form and its morphemes (a mark before the first letter, as in
-    mishkal's `َا`, belongs to no morpheme)."""
+    a known outcome, the right number of fields, a stem index in range, tags, morphemes that spell
+    the diacritised form (but for marks before its first letter, as in mishkal's `َا`, which belong
+    to no morpheme), and the token's letters."""
     if not isinstance(value, str):
         return None
     fields = value.split(SEPARATOR)
@@ -215,6 +216,7 @@ def decode(token: str, value) -> Entry | None:
     forms, tags = fields[5::2], fields[6::2]
     if not (index.isascii() and index.isdigit()) or int(index) >= len(forms) or not all(tags):
         return None
-    if not letters(token) == letters(diac) == letters("".join(forms)):
+    spelled = "".join(forms)
+    if (spelled != diac and spelled != diac.lstrip(_MARK_CHARACTERS)) or letters(token) != letters(diac):
         return None
     return Analysis(diac, tuple(map(Morpheme, forms, tags)), lemma, state, int(index)), outcome
