@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import types
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from offline_reference import RECORD, analyses, pud_tokens, record, short_hash
 
 
@@ -89,3 +92,49 @@ def test_in_memory_word_frequencies_stop_words_and_collocations_answer_as_sqlite
         _same(original, indexed, "lookup", key, True)
     for key in _keys(original.dbConnect, "collocations", "unvocalized"):
         _same(original, indexed, "lookup", key)
+
+
+ARABIC_AND_MARKS = [chr(code) for code in range(0x0621, 0x0656)] + list("ab ,.'\u0670\u0640\u06cc")
+
+
+def _pristine_pyarabic():
+    """A separate copy of pyarabic.araby, untouched by any analyzer of this process."""
+    import importlib.util
+
+    import pyarabic.araby
+
+    spec = importlib.util.spec_from_file_location("pyarabic.araby_pristine", pyarabic.araby.__file__)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "pyarabic"  # its relative imports
+    spec.loader.exec_module(module)
+    return module
+
+
+PRISTINE = _pristine_pyarabic()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ARABIC_AND_MARKS, max_size=12))
+def test_fast_pyarabic_strips_as_pyarabic(text):
+    from augment.analyzers.offline_speed import fast_pyarabic
+
+    fast = types.SimpleNamespace(strip_tashkeel=None, strip_harakat=None, normalize_hamza=PRISTINE.normalize_hamza,
+                                 TASHKEEL=PRISTINE.TASHKEEL, HARAKAT=PRISTINE.HARAKAT)
+    fast_pyarabic(fast)
+    for name in ("strip_tashkeel", "strip_harakat", "normalize_hamza"):
+        assert getattr(fast, name)(text) == getattr(PRISTINE, name)(text), name
+    assert fast.normalize_hamza(text, method="tasheel") == PRISTINE.normalize_hamza(text, method="tasheel")
+
+
+def test_precompiled_long_collocations_substitute_as_maskouk():
+    import maskouk.collocation_const
+    import maskouk.collocations
+
+    from augment.analyzers.offline_speed import precompile_long_collocations
+
+    original, fast = maskouk.collocations.CollocationClass(), maskouk.collocations.CollocationClass()
+    precompile_long_collocations(fast, maskouk.collocation_const.GENERAL_COLLOCATIONS)
+    texts = [*maskouk.collocation_const.GENERAL_COLLOCATIONS, "قلت لهم السلام عليكم ورحمة الله تعالى وبركاته ثم رجعت",
+             "الكلب", "", "بسم الله الرحمن الرحيم الحمد لله"]
+    for text in texts:
+        assert fast.lookup4long_collocations(text) == original.lookup4long_collocations(text), text

@@ -24,10 +24,12 @@ from pyarabic.araby import vocalizedlike
 
 from augment.analyzers.base import MARKS, Analysis, ContextFreeAnalyzer, Entry, Morpheme, letters
 from augment.analyzers.offline_speed import (
+    fast_pyarabic,
     index_collocations,
     index_dictionary,
     index_stop_words,
     index_word_frequencies,
+    precompile_long_collocations,
     share_tag_coder,
 )
 
@@ -65,13 +67,14 @@ class UnreadMemo(dict):
 
 class InsertionOrderedSet(dict):
     """What qalsadi's stemmers do with a set (build, add, test, iterate), iterated in insertion
-    order rather than in hash order."""
+    order rather than in hash order. Built with `ordered_set`."""
 
-    def __init__(self, items=()) -> None:
-        super().__init__(dict.fromkeys(items))
+    __slots__ = ()
+    add = dict.setdefault  # add(item): inserted (as a key of value None) unless present
 
-    def add(self, item) -> None:
-        self[item] = None
+
+def ordered_set(items=()) -> InsertionOrderedSet:
+    return InsertionOrderedSet.fromkeys(items)
 
 
 def is_analyzable(token: str) -> bool:
@@ -108,13 +111,15 @@ class OfflineAnalyzer(ContextFreeAnalyzer):
         return is_analyzable(token)
 
     def _load(self) -> None:
+        import maskouk.collocation_const
         import mishkal.tashkeel
+        import pyarabic.araby
 
         # qalsadi's stemmers collect word and stem variants in sets and iterate them, so the order
         # of the candidates, which decides mishkal's ties (عندي: عَنَدِيّ or عُنَّدِيّ), changed with
         # PYTHONHASHSEED; they get a set that keeps insertion order, i.e. qalsadi's own preference.
         for module in QALSADI_SET_USERS:
-            importlib.import_module(module).set = InsertionOrderedSet
+            importlib.import_module(module).set = ordered_set
         self._vocalizer = mishkal.tashkeel.TashkeelClass()
         self._lexical = self._vocalizer.analyzer
         # Pure speed-ups (offline_speed.py): the same answers, without the per-token SQL and set-up.
@@ -127,6 +132,8 @@ class OfflineAnalyzer(ContextFreeAnalyzer):
         lexical.unknownstemmer.wordfreq.lookup = lexical.unknownstemmer.noun_dictionary.lookup = lexical.wordfreq.lookup
         index_stop_words(lexical.stopwordsstemmer.stop_dictionary)
         index_collocations(self._vocalizer.collo.collo_dict)
+        precompile_long_collocations(self._vocalizer.collo, maskouk.collocation_const.GENERAL_COLLOCATIONS)
+        fast_pyarabic(pyarabic.araby)
         # qalsadi memoises frequencies by word alone although they depend on the word type too
         # (the verb أَوَّلَ: 5,873; the noun: 985,545), so a candidate's frequency, which mishkal
         # chooses by, depended on the words analysed before; memoised by (word, type) instead.

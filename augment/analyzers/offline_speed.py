@@ -17,10 +17,17 @@ with those recorded from the code before the speed-ups.
   such a key gets no rows here. Tokens with quotes never reach the analyzer (is_analyzable).
 - `share_tag_coder`: mishkal builds a `mysam` tag coder, parsing its configuration file, on every
   call, only to format the `inflect` field of its suggestions; one coder is reset and reused.
+- `precompile_long_collocations`: maskouk runs `re.sub` with each of its ~25 long-collocation
+  patterns (given as strings) over every token; the compiled patterns do the same substitutions.
+- `fast_pyarabic`: pyarabic's `strip_tashkeel` and `strip_harakat` (called ~100 times per token)
+  test each character and then call `str.replace` once per mark; one `str.translate` deletes the
+  same marks (a string holding a mark is never `isalpha`, so pyarabic's "is it vocalized" test
+  only skips strings that have nothing to delete). `normalize_hamza` is memoised.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 from collections.abc import Callable
@@ -114,3 +121,28 @@ def share_tag_coder(tashkeel_module) -> None:
         return coder
 
     tashkeel_module.mysam = types.SimpleNamespace(tagcoder=types.SimpleNamespace(tagCoder=reset_coder))
+
+
+def precompile_long_collocations(collocations, general_collocations: dict) -> None:
+    """maskouk's CollocationClass.lookup4long_collocations with its patterns compiled once."""
+    patterns = [(re.compile(key), entry.get("v", "")) for key, entry in general_collocations.items()]
+
+    def lookup4long_collocations(text: str) -> str:
+        for pattern, vocalized in patterns:
+            text = pattern.sub(vocalized, text)
+        return text
+
+    collocations.lookup4long_collocations = lookup4long_collocations
+
+
+def fast_pyarabic(module) -> None:
+    """Give the `pyarabic.araby` module (every caller) a `str.translate` `strip_tashkeel` and
+    `strip_harakat`, and a memoised `normalize_hamza`."""
+    if getattr(module, "_augkit_fast", False):
+        return
+    tashkeel = str.maketrans("", "", "".join(module.TASHKEEL))
+    harakat = str.maketrans("", "", "".join(module.HARAKAT))
+    module.strip_tashkeel = lambda text: text.translate(tashkeel) if text else text
+    module.strip_harakat = lambda text: text.translate(harakat) if text else text
+    module.normalize_hamza = functools.lru_cache(maxsize=1 << 16)(module.normalize_hamza)
+    module._augkit_fast = True
