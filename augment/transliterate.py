@@ -65,6 +65,7 @@ class Transliterator:
         self._rewrite_token = self._token_transform(cache_size)
         self._word_cache: dict[str, str] = {}  # text mode: word -> rewrite + word-level post-processing
         self._token_cache: dict[str, str] = {}  # token mode: token -> rewrite + post-processing
+        self._mapped_word_cache: dict[str, str] = {}  # analyzer output -> rewrite + word-level post-processing
         self.analyzer: Analyzer | None = None  # the scheme's morphological analyzer, if it has one
         self._preprocess = self._analyzer_hook()
 
@@ -136,7 +137,7 @@ class Transliterator:
         """The analyzer's per-token outputs (which may hold spaces: `li medresthom`) rewritten by the
         rules and the in-word post-processing steps, each rewritten as one marked token (as
         `rewrite_token` would), the missing ones in one C-level pass per rule (see `_remember`)."""
-        cache = self._word_cache
+        cache = self._mapped_word_cache
         missing = set().union(*mapped).difference(cache)
         if len(cache) + len(missing) > self._cache_size:
             cache.clear()
