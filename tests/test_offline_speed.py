@@ -118,10 +118,10 @@ PRISTINE = _pristine_pyarabic()
 def test_fast_pyarabic_strips_as_pyarabic(text):
     from augment.analyzers.offline_speed import fast_pyarabic
 
-    fast = types.SimpleNamespace(strip_tashkeel=None, strip_harakat=None, normalize_hamza=PRISTINE.normalize_hamza,
-                                 TASHKEEL=PRISTINE.TASHKEEL, HARAKAT=PRISTINE.HARAKAT)
+    fast = types.SimpleNamespace(normalize_hamza=PRISTINE.normalize_hamza, TASHKEEL=PRISTINE.TASHKEEL,
+                                 HARAKAT=PRISTINE.HARAKAT, LASTHARAKA_PATTERN=PRISTINE.LASTHARAKA_PATTERN)
     fast_pyarabic(fast)
-    for name in ("strip_tashkeel", "strip_harakat", "normalize_hamza"):
+    for name in ("strip_tashkeel", "strip_harakat", "strip_lastharaka", "normalize_hamza"):
         assert getattr(fast, name)(text) == getattr(PRISTINE, name)(text), name
     assert fast.normalize_hamza(text, method="tasheel") == PRISTINE.normalize_hamza(text, method="tasheel")
 

@@ -123,6 +123,8 @@ class OfflineAnalyzer(ContextFreeAnalyzer):
         self._vocalizer = mishkal.tashkeel.TashkeelClass()
         self._lexical = self._vocalizer.analyzer
         # Pure speed-ups (offline_speed.py): the same answers, without the per-token SQL and set-up.
+        # Its "adjust vocalization" step rewrites the joined text, which suggestion mode discards.
+        self._vocalizer.disable_ajust_vocalization()
         share_tag_coder(mishkal.tashkeel)
         lexical = self._lexical
         for dictionary in (lexical.nounstemmer.noun_dictionary, lexical.nounstemmer.custom_noun_dictionary,

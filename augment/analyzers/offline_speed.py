@@ -22,7 +22,9 @@ with those recorded from the code before the speed-ups.
 - `fast_pyarabic`: pyarabic's `strip_tashkeel` and `strip_harakat` (called ~100 times per token)
   test each character and then call `str.replace` once per mark; one `str.translate` deletes the
   same marks (a string holding a mark is never `isalpha`, so pyarabic's "is it vocalized" test
-  only skips strings that have nothing to delete). `normalize_hamza` is memoised.
+  only skips strings that have nothing to delete). `strip_lastharaka` runs its compiled pattern
+  directly (the same test only skips strings the pattern cannot match). `normalize_hamza` is
+  memoised.
 """
 
 from __future__ import annotations
@@ -137,12 +139,14 @@ def precompile_long_collocations(collocations, general_collocations: dict) -> No
 
 def fast_pyarabic(module) -> None:
     """Give the `pyarabic.araby` module (every caller) a `str.translate` `strip_tashkeel` and
-    `strip_harakat`, and a memoised `normalize_hamza`."""
+    `strip_harakat`, a direct `strip_lastharaka`, and a memoised `normalize_hamza`."""
     if getattr(module, "_augkit_fast", False):
         return
     tashkeel = str.maketrans("", "", "".join(module.TASHKEEL))
     harakat = str.maketrans("", "", "".join(module.HARAKAT))
     module.strip_tashkeel = lambda text: text.translate(tashkeel) if text else text
     module.strip_harakat = lambda text: text.translate(harakat) if text else text
+    last_haraka = module.LASTHARAKA_PATTERN
+    module.strip_lastharaka = lambda text: last_haraka.sub("", text) if text else text
     module.normalize_hamza = functools.lru_cache(maxsize=1 << 16)(module.normalize_hamza)
     module._augkit_fast = True
