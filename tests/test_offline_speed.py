@@ -59,7 +59,7 @@ def test_in_memory_dictionaries_answer_as_sqlite(table):
     assert indexed.lookup("كتاب") != returned  # callers extend the lists they get: never the index's own
 
 
-def test_in_memory_word_frequencies_stop_words_and_collocations_answer_as_sqlite():
+def test_in_memory_word_frequencies_stop_words_and_collocations_answer_as_the_libraries():
     import arramooz.stopwordsdictionaryclass
     import arramooz.wordfreqdictionaryclass
     import maskouk.collocationdictionary
@@ -86,12 +86,12 @@ def test_in_memory_word_frequencies_stop_words_and_collocations_answer_as_sqlite
     for key in _keys(original.db_connect, "classedstopwords", "word"):
         if "'" not in key:  # arramooz's own error handler fails on a quote (AttributeError)
             _same(original, indexed, "lookup", key)
-    original, indexed = pair(lambda: maskouk.collocations.CollocationClass().collo_dict,
-                             offline_speed.index_collocations)
-    for key in _keys(original.dbConnect, "collocations", "first"):
-        _same(original, indexed, "lookup", key, True)
-    for key in _keys(original.dbConnect, "collocations", "unvocalized"):
-        _same(original, indexed, "lookup", key)
+    original, fast = pair(maskouk.collocations.CollocationClass, offline_speed.skip_single_word_collocations)
+    firsts = _keys(original.collo_dict.dbConnect, "collocations", "first")
+    for wordlist in [[], *([word] for word in firsts if word), ["كرة", "القدم"], ["بيت", "المقدس", "في"], firsts[:5]]:
+        _same(original, fast, "lookup", wordlist)
+    with pytest.raises(IndexError):  # as maskouk itself
+        fast.lookup([""])
 
 
 ARABIC_AND_MARKS = [chr(code) for code in range(0x0621, 0x0656)] + list("ab ,.'\u0670\u0640\u06cc")

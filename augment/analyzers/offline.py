@@ -25,12 +25,12 @@ from pyarabic.araby import vocalizedlike
 from augment.analyzers.base import MARKS, Analysis, ContextFreeAnalyzer, Entry, Morpheme, letters
 from augment.analyzers.offline_speed import (
     fast_pyarabic,
-    index_collocations,
     index_dictionary,
     index_stop_words,
     index_word_frequencies,
     precompile_long_collocations,
     share_tag_coder,
+    skip_single_word_collocations,
 )
 
 SHADDA, SUKUN = "\u0651", "\u0652"
@@ -133,7 +133,7 @@ class OfflineAnalyzer(ContextFreeAnalyzer):
         index_word_frequencies(lexical.wordfreq)
         lexical.unknownstemmer.wordfreq.lookup = lexical.unknownstemmer.noun_dictionary.lookup = lexical.wordfreq.lookup
         index_stop_words(lexical.stopwordsstemmer.stop_dictionary)
-        index_collocations(self._vocalizer.collo.collo_dict)
+        skip_single_word_collocations(self._vocalizer.collo)
         precompile_long_collocations(self._vocalizer.collo, maskouk.collocation_const.GENERAL_COLLOCATIONS)
         fast_pyarabic(pyarabic.araby)
         # qalsadi memoises frequencies by word alone although they depend on the word type too

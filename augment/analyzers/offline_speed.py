@@ -1,15 +1,14 @@
 """Pure speed-ups of the offline analyzer's libraries (mishkal 0.4.1, qalsadi 0.5.1, arramooz 0.4.2,
-maskouk 0.1, mysam 0.4.1).
+maskouk 0.1, mysam 0.4.1, pyarabic 0.6.15).
 
 Each one replaces work that these libraries repeat for every token by work done once per process,
 and returns exactly what the replaced code returned. tests/test_offline_speed.py compares every
 replaced call with the original on its input domain, and the analyses of every Arabic PUD token
 with those recorded from the code before the speed-ups.
 
-- In-memory dictionaries: arramooz and maskouk answer every lookup with an SQL query built as a new
-  string (so SQLite parses it again each time); the noun dictionary alone is queried ~8 times per
-  token. Their tables are small (30k nouns, 14k verbs, 38k word frequencies, 21k collocations,
-  600 stop words), so each is read once and grouped by the looked-up column, each group in the
+- In-memory dictionaries: arramooz answers every lookup with an SQL query built as a new string
+  (so SQLite parses it again each time); the noun dictionary alone is queried ~8 times per token.
+  Its tables are small (30k nouns, 14k verbs, 38k word frequencies, 600 stop words), so each is read once and grouped by the looked-up column, each group in the
   order in which SQLite's query plan returned its rows (the index's order: its remaining columns,
   then rowid). Lists are copied on return: the libraries extend the lists they get.
   The libraries paste the key into their SQL between quotes; a key holding a quote was an SQL
@@ -19,6 +18,9 @@ with those recorded from the code before the speed-ups.
   call, only to format the `inflect` field of its suggestions; one coder is reset and reused.
 - `precompile_long_collocations`: maskouk runs `re.sub` with each of its ~25 long-collocation
   patterns (given as strings) over every token; the compiled patterns do the same substitutions.
+- `skip_single_word_collocations`: maskouk's collocation lookup of a one-word list looks the word
+  up (a collocation's first word) but returns the word itself, tagged `CO` (outside any
+  collocation), whatever it found; mishkal is only ever given one word here.
 - `fast_pyarabic`: pyarabic's `strip_tashkeel` and `strip_harakat` (called ~100 times per token)
   test each character and then call `str.replace` once per mark; one `str.translate` deletes the
   same marks (a string holding a mark is never `isalpha`, so pyarabic's "is it vocalized" test
@@ -104,12 +106,16 @@ def index_stop_words(stop_words) -> None:
     stop_words.lookup = lambda text: _rows(by_word, text)
 
 
-def index_collocations(collocations) -> None:
-    """maskouk's collocationDictionary: `lookup` by first word (index (first, second)) or whole collocation."""
-    rows, columns = _rows_of(collocations.dbConnect, collocations.tableName)
-    by_first = _grouped(rows, columns, "first", then_by="second")  # index (first, second)
-    by_unvocalized = _grouped(rows, columns, "unvocalized")  # no index: a scan, in rowid order
-    collocations.lookup = lambda text, singleword=False: _rows(by_first if singleword else by_unvocalized, text)
+def skip_single_word_collocations(collocations) -> None:
+    """maskouk's CollocationClass.lookup(wordlist), answered at once for a list of one word."""
+    lookup = collocations.lookup
+
+    def lookup_pairs(wordlist: list[str]) -> tuple[list[str], list[str]]:
+        if len(wordlist) == 1 and wordlist[0]:  # maskouk fails on an empty word: left to it
+            return list(wordlist), ["CO"]
+        return lookup(wordlist)
+
+    collocations.lookup = lookup_pairs
 
 
 def share_tag_coder(tashkeel_module) -> None:
