@@ -7,7 +7,9 @@ import sys
 from augment.errors import AugkitError, InputError
 
 BATCH_LINES = 10_000  # lines per transliterate_many call: large enough to amortise, small enough to stream
-PARALLEL_BATCH_LINES = 200  # with --num-proc: small batches keep every worker busy (MorphTx: seconds each)
+# With --num-proc, small batches keep every worker busy (MorphTx on new text: a second or two each):
+PARALLEL_BATCH_LINES = 200  # lines, or
+PARALLEL_BATCH_CHARS = 20_000  # characters (a line may be a paragraph), whichever comes first
 
 
 def register(subparsers) -> None:
@@ -85,17 +87,25 @@ def _progress(args, unit: str):
     return tqdm(unit=f" {unit}", delay=2.0, disable=True if args.quiet else None, file=sys.stderr)
 
 
-def _batch_size(args) -> int:
-    return BATCH_LINES if args.num_proc == 1 else PARALLEL_BATCH_LINES
+def _chars(value) -> int:
+    """The characters of a text or of a list of tokens (0 for anything else)."""
+    if isinstance(value, str):
+        return len(value)
+    return sum(len(token) for token in value if isinstance(token, str)) if isinstance(value, list) else 0
 
 
-def _batches(items, size: int):
-    batch = []
+def _batches(items, args, size=_chars):
+    """Lists of consecutive items: BATCH_LINES with one process, else PARALLEL_BATCH_LINES items or
+    PARALLEL_BATCH_CHARS characters (`size` of an item), whichever comes first."""
+    parallel = args.num_proc > 1
+    max_items = PARALLEL_BATCH_LINES if parallel else BATCH_LINES
+    batch, chars = [], 0
     for item in items:
         batch.append(item)
-        if len(batch) == size:
+        chars += size(item) if parallel else 0
+        if len(batch) == max_items or chars >= PARALLEL_BATCH_CHARS:
             yield batch
-            batch = []
+            batch, chars = [], 0
     if batch:
         yield batch
 
@@ -107,7 +117,7 @@ def _txt(transliterator, args, stats) -> int:
     lines = formats.read_lines(args.input, args.errors, stats)
     with _progress(args, "lines") as bar:
         def outputs():
-            for batch in transliterate_batches(transliterator, _batches(lines, _batch_size(args)), args.num_proc):
+            for batch in transliterate_batches(transliterator, _batches(lines, args), args.num_proc):
                 yield from batch
                 bar.update(len(batch))
 
@@ -120,7 +130,8 @@ def _conllu(transliterator, args, stats) -> int:
     from augment import formats
     from augment.transliterate import transliterate_batches
 
-    sentences, forms = itertools.tee(_batches(formats.read_conllu(args.input, args.errors, stats), _batch_size(args)))
+    sentences, forms = itertools.tee(_batches(formats.read_conllu(args.input, args.errors, stats), args,
+                                                  lambda sentence: _chars(sentence.forms)))
     with _progress(args, "sentences") as bar:
         def outputs():
             batches = transliterate_batches(transliterator, ([s.forms for s in batch] for batch in forms), args.num_proc)
@@ -171,7 +182,8 @@ def _jsonl(transliterator, args, stats) -> int:
         _check_values(args.input, column, values, [number for number, _ in batch])
         return values
 
-    rows, values = itertools.tee(_batches(formats.iter_jsonl(args.input, args.errors, stats), _batch_size(args)))
+    rows, values = itertools.tee(_batches(formats.iter_jsonl(args.input, args.errors, stats), args,
+                                             lambda numbered: _chars(numbered[1].get(column))))
     with _progress(args, "rows") as bar:
         def lines():
             batches = transliterate_batches(transliterator, map(checked_values, values), args.num_proc)
@@ -197,7 +209,7 @@ def _table(transliterator, args, fmt: str, stats) -> int:
     _check_values(args.input, column, values, list(range(1, len(values) + 1)))
     with _progress(args, "rows") as bar:
         outputs = []
-        for batch in transliterate_batches(transliterator, _batches(values, _batch_size(args)), args.num_proc):
+        for batch in transliterate_batches(transliterator, _batches(values, args), args.num_proc):
             outputs += batch
             bar.update(len(batch))
     table.rows = [_with_column(row, column, target, output) for row, output in zip(table.rows, outputs, strict=True)]
