@@ -5,20 +5,33 @@ How a build runs
   shard i of its input to shard i of its output. A global-view stage (see corpora.stage) reads all
   shards in order and writes fresh ones.
 - Each step's output lives in `OUTPUT/cache/NN-stage-FINGERPRINT/`: per shard a parquet file, the
-  rejected records (jsonl) and the shard's counters (json), each written under a temporary name and
-  renamed; the counters file is written last, so it marks the shard complete. `DONE.json` marks the
-  step complete. The fingerprint covers the input's fingerprint, the stage's config and selector and
-  the code of the stage's module, so a completed step is reused by any later build that would
-  compute the same thing (that is the cache), and changing anything upstream recomputes downstream.
-- `resume=True` also keeps the completed shards of a step that did not finish (a killed run);
+  rejected records (jsonl) and the shard's counters (json, with the row count, size and sha256 of
+  both files), each written under a temporary name and renamed; the counters file is written last,
+  so it marks the shard complete. `DONE.json` marks the step complete. The fingerprint covers the
+  input's fingerprint, the stage's config and selector and the code of the stage's module, so a
+  completed step is reused by any later build that would compute the same thing (that is the
+  cache), and changing anything upstream recomputes downstream.
+- A cache is trusted only after it is checked: before a step is reused, every one of its shards is
+  checked against its counters (sizes and checksums); a damaged shard is reported in one line and
+  recomputed (the verified ones are kept), and a damaged DONE.json or counters file is treated as
+  missing. A step is complete only when all its shards verify.
+- `resume=True` also keeps the verified shards of a step that did not finish (a killed run);
   without it such partial work is discarded. Either way nothing is lost or duplicated, because a
-  shard is either complete on disk or recomputed.
+  shard is either complete and verified on disk or recomputed.
 - Consecutive per-shard steps run shard by shard in a process pool (`num_proc`); results do not depend
-  on `num_proc`.
+  on `num_proc`. A worker that dies (killed, out of memory) ends the build with one line; the
+  completed shards stay for `--resume`.
 - Accounts: for every step and shard the engine checks that every input came back (kept, dropped,
   or consumed into derived records) and no id came back twice, and that
   `in - consumed + derived = out + dropped`; step after step, a stage's `in` equals the previous
   stage's `out`. Dropped records go to `OUTPUT/rejected/NN-stage.jsonl` with their reason.
+- Publishing: the outputs, `rejected/`, `manifest.json`, `recipe.yaml` and the dataset card are
+  written into `OUTPUT/.augkit-publish/`; a journal (`PUBLISH.json`) written last commits them, and
+  then the old build's entries are set aside and the new ones renamed into place, `manifest.json`
+  last (it is absent while the swap runs). A build that dies before the journal leaves the old build
+  untouched; one that dies after it is finished by the next `augkit build` into that folder, before
+  anything else. A build replaces only entries an earlier build recorded in its manifest, and
+  removes only temporaries whose names prove augkit wrote them.
 """
 
 from __future__ import annotations
@@ -27,26 +40,39 @@ import hashlib
 import inspect
 import json
 import multiprocessing
+import os
+import re
 import shutil
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from augment import __version__
 from augment.errors import AugkitError
 from corpora.card import write_card
+from corpora.faults import fault_point
+from corpora.overlap import NORMALISATION, split_overlap
+from corpora.progress import Progress
 from corpora.readers import fingerprint_files, read_source
 from corpora.recipe import Recipe, Step
 from corpora.records import check_record
 from corpora.stage import Record, StageOutput
 from corpora.writers import (
+    check_output_path,
+    file_digest,
+    file_sha256,
+    is_temporary,
+    os_problem,
     read_shard,
     rejected_line,
+    remove,
     write_lines_atomic,
     write_output,
     write_shard,
@@ -54,9 +80,15 @@ from corpora.writers import (
 )
 
 READ_LABEL = "00-read"
-MANIFEST_VERSION = 1
-
-
+MANIFEST_VERSION = 2
+CACHE_FORMAT = 2  # shards carry row counts and checksums (part of every fingerprint)
+STAGING = ".augkit-publish"
+JOURNAL = "PUBLISH.json"
+SET_ASIDE = ".old"  # inside STAGING: the previous build's entries while the new ones move in
+BUILD_FILES = ("rejected", "plots", "README.md", "recipe.yaml")  # written by every build, manifest.json aside
+_STEP_FOLDER = re.compile(r"\d{2}-\w+-[0-9a-f]{16}")
+_STEP_FILE = re.compile(r"shard-\d{5}\.(parquet|rejected\.jsonl|json)|DONE\.json")
+_SHARD_COUNTERS = re.compile(r"shard-(\d{5})\.json")
 @dataclass
 class Tally:
     """One step's (or one shard's) counters."""
@@ -144,11 +176,12 @@ def _hash(*parts: Any) -> str:
 def _module_digest(obj: Any) -> str:
     """The code version of a stage: augkit's version and the bytes of the module defining it."""
     source = inspect.getsourcefile(obj if inspect.isclass(obj) or inspect.ismodule(obj) else type(obj))
-    return _hash(__version__, hashlib.sha256(Path(source).read_bytes()).hexdigest())
+    return _hash(__version__, file_sha256(Path(source)))
 
 
 class StepDir:
-    """A step's cache folder: shard files, per-shard counters, DONE.json."""
+    """A step's cache folder: per shard its data, rejected records and counters (which hold the row
+    count, size and sha256 of both files), and DONE.json once every shard is there."""
 
     def __init__(self, root: Path, label: str, fingerprint: str):
         self.label, self.fingerprint = label, fingerprint
@@ -167,26 +200,69 @@ class StepDir:
     def done(self) -> Path:
         return self.path / "DONE.json"
 
-    def is_done(self) -> bool:
-        return self.done.exists()
-
     def shard_done(self, shard: int) -> bool:
+        """Whether the shard's counters exist. Trusted only once the build has checked the folder
+        (`Build._step_complete` removes every damaged shard first), or for a shard this run wrote."""
         return self.counts(shard).exists()
 
-    def shards(self) -> int:
-        return json.loads(self.done.read_text())["shards"]
+    def written_shards(self) -> list[int]:
+        if not self.path.is_dir():
+            return []
+        return sorted(int(match.group(1)) for path in self.path.iterdir()
+                      if (match := _SHARD_COUNTERS.fullmatch(path.name)))
 
-    def prepare(self, resume: bool) -> None:
-        if self.path.exists() and not resume:
+    def prepare(self, keep: bool) -> None:
+        if self.path.exists() and not keep:
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_shard(self, shard: int, step: int, stage: str, output: StageOutput, tally: Tally,
                     seconds: float = 0.0) -> None:
-        write_shard(self.data(shard), output.kept)
-        write_lines_atomic(self.rejected(shard),
-                           (rejected_line(step, stage, record, reason) for record, reason in output.dropped))
-        write_text_atomic(self.counts(shard), json.dumps({**tally.as_dict(), "seconds": seconds}, sort_keys=True))
+        files = {"data": write_shard(self.data(shard), output.kept),
+                 "rejected": write_lines_atomic(self.rejected(shard), (rejected_line(step, stage, record, reason)
+                                                                       for record, reason in output.dropped))}
+        counters = {**tally.as_dict(), "seconds": seconds, "files": files}
+        write_text_atomic(self.counts(shard), json.dumps(counters, sort_keys=True))
+        fault_point(f"shard-written/{self.label}/{shard:05d}")
+
+    def check_shard(self, shard: int) -> str | None:
+        """What is wrong with the shard on disk, or None when both files are exactly what was written."""
+        counters = _load_json(self.counts(shard))
+        if counters is None:
+            return f"{self.counts(shard).name} is missing or unreadable"
+        try:
+            tally = Tally.from_dict(counters)
+            for kind, path, rows in (("data", self.data(shard), tally.out),
+                                     ("rejected", self.rejected(shard), sum(tally.dropped.values()))):
+                written = counters["files"][kind]
+                if written["rows"] != rows:
+                    return f"{self.counts(shard).name} is inconsistent"
+                if not path.is_file():
+                    return f"{path.name} is missing"
+                found = file_digest(path)
+                if found["bytes"] != written["bytes"]:
+                    return f"{path.name} has {found['bytes']:,} bytes, {written['bytes']:,} were written"
+                if found["sha256"] != written["sha256"]:
+                    return f"{path.name} does not match its checksum"
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return f"{self.counts(shard).name} is incomplete"
+        return None
+
+    def discard_shard(self, shard: int) -> None:
+        for path in (self.counts(shard), self.data(shard), self.rejected(shard)):  # counters first
+            path.unlink(missing_ok=True)
+
+    def read_done(self) -> dict[str, Any] | None:
+        """DONE.json when it is there and well formed, else None."""
+        done = _load_json(self.done)
+        try:
+            Tally.from_dict(done)
+            return done if isinstance(done["shards"], int) and done["shards"] >= 1 else None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    def shards(self) -> int:
+        return self.read_done()["shards"]
 
     def seconds(self, shards: int) -> float:
         """Time the stage spent on its shards (summed over workers; cached shards count 0)."""
@@ -207,7 +283,7 @@ class StepDir:
         write_text_atomic(self.done, json.dumps({"shards": shards, **tally.as_dict()}, sort_keys=True))
 
     def tally(self) -> Tally:
-        return Tally.from_dict(json.loads(self.done.read_text()))
+        return Tally.from_dict(self.read_done())
 
     def records(self) -> Iterator[list[Record]]:
         for shard in range(self.shards()):
@@ -218,6 +294,14 @@ class StepDir:
 
         return [value for shard in range(self.shards())
                 for value in pq.read_table(self.data(shard), columns=["id"]).column("id").to_pylist()]
+
+
+def _load_json(path: Path) -> Any:
+    """The JSON in `path`, or None when it is missing, empty or not JSON (a damaged cache file)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 # --- per-shard work (runs in worker processes) -----------------------------------------------
@@ -231,22 +315,28 @@ class _ShardJob:
 
 
 def _run_shard(job: _ShardJob, shard: int) -> int:
-    """Run the segment's steps on one shard, skipping the steps whose shard is already complete."""
-    start = len(job.steps)
-    while start > 0 and not job.dirs[start - 1].shard_done(shard):
-        start -= 1
+    """Run the segment's steps on one shard, from the first step whose shard is not complete."""
+    start = 0
+    while start < len(job.steps) and job.dirs[start].shard_done(shard):
+        start += 1
     if start == len(job.steps):
         return shard
     previous = job.dirs[start - 1] if start > 0 else job.source_dir
-    batch = read_shard(previous.data(shard))
-    for step, step_dir in zip(job.steps[start:], job.dirs[start:], strict=True):
-        started = time.perf_counter()
-        output = step.run(batch)
-        check_output(f"{step.label} (shard {shard})", output)
-        passed = 0 if not step.apply_to else sum(1 for record in batch if not step.selects(record))
-        tally = account(f"{step.label} (shard {shard})", (record["id"] for record in batch), output, passed)
-        step_dir.write_shard(shard, step.index, step.stage.name, output, tally, time.perf_counter() - started)
-        batch = output.kept
+    try:
+        batch = read_shard(previous.data(shard))
+        for step, step_dir in zip(job.steps[start:], job.dirs[start:], strict=True):
+            started = time.perf_counter()
+            output = step.run(batch)
+            check_output(f"{step.label} (shard {shard})", output)
+            passed = 0 if not step.apply_to else sum(1 for record in batch if not step.selects(record))
+            tally = account(f"{step.label} (shard {shard})", (record["id"] for record in batch), output, passed)
+            step_dir.write_shard(shard, step.index, step.stage.name, output, tally, time.perf_counter() - started)
+            batch = output.kept
+    except AugkitError as error:
+        # One plain type, which any process pool or Ray hands back to the driver intact.
+        raise AugkitError(str(error)) from error.__cause__
+    except OSError as error:
+        raise AugkitError(f"{error.filename or previous.path}: {os_problem(error)}") from error
     return shard
 
 
@@ -265,13 +355,6 @@ def _worker_run(shard: int) -> int:
 # --- the build -------------------------------------------------------------------------------
 
 
-def _progress(iterable, total: int, description: str):
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=description, unit="shard", file=sys.stderr, leave=False,
-                disable=not sys.stderr.isatty())
-
-
 @dataclass
 class Build:
     recipe: Recipe
@@ -279,10 +362,12 @@ class Build:
     num_proc: int = 1
     resume: bool = False
     log: Callable[[str], None] = print
+    show_progress: bool = True  # records done, rate and ETA on stderr while a step runs
 
     def __post_init__(self):
         if self.num_proc < 1:
             raise AugkitError("--num-proc must be >= 1")
+        self.output = Path(self.output)
         self.cache = self.output / "cache"
 
     # The plan: step labels and fingerprints, computed without running anything.
@@ -293,8 +378,9 @@ class Build:
         import corpora.readers
         import corpora.records
 
-        read_fingerprint = _hash("read", self.recipe.resolved()["sources"], inputs, self.recipe.shard_size,
-                                 _module_digest(corpora.readers), _module_digest(corpora.records))
+        read_fingerprint = _hash("read", CACHE_FORMAT, self.recipe.resolved()["sources"], inputs,
+                                 self.recipe.shard_size, _module_digest(corpora.readers),
+                                 _module_digest(corpora.records))
         dirs = [StepDir(self.cache, READ_LABEL, read_fingerprint)]
         for step in self.recipe.steps:
             fingerprint = _hash(dirs[-1].fingerprint, step.describe(), self.recipe.shard_size,
@@ -310,7 +396,7 @@ class Build:
             size = sum(item["bytes"] for item in entry["files"])
             lines.append(f"  source {entry['source']}: {len(entry['files'])} file(s), {size:,} bytes")
         for step, step_dir in zip((None, *self.recipe.steps), dirs, strict=True):
-            state = "cached" if step_dir.is_done() else "partial" if step_dir.path.exists() else "to run"
+            state = "cached" if step_dir.read_done() else "partial" if step_dir.path.exists() else "to run"
             if step is None:
                 lines.append(f"  {READ_LABEL:<24} {state}")
                 continue
@@ -322,13 +408,20 @@ class Build:
         return "\n".join(lines)
 
     def run(self) -> dict[str, Any]:
-        self.output.mkdir(parents=True, exist_ok=True)
-        with _exclusive(self.output):
-            return self._run()
+        try:
+            self.output.mkdir(parents=True, exist_ok=True)
+            with _exclusive(self.output):
+                return self._run()
+        except OSError as error:
+            # A full disk, a refused permission...: one line naming the file, like bad input.
+            raise AugkitError(f"{error.filename or self.output}: {os_problem(error)}") from error
 
     def _run(self) -> dict[str, Any]:
         started = time.perf_counter()
+        self._finish_publish(interrupted=True)
+        self._remove_temporaries()
         inputs, dirs = self.plan()
+        self._check_entries()
         tallies = [self._read(dirs[0])]
         index = 0
         steps = self.recipe.steps
@@ -346,14 +439,67 @@ class Build:
             if current.records_in != previous.out:
                 raise AugkitError(f"stage {step.label} received {current.records_in} records but the step "
                                   f"before it produced {previous.out}")
-        outputs = [self._write_output(output, dirs[-1]) for output in self.recipe.outputs]
-        rejected = self._collect_rejected(dirs)
-        manifest = self._manifest(inputs, dirs, tallies, outputs, rejected)
-        write_text_atomic(self.output / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        write_text_atomic(self.output / "recipe.yaml", self.recipe.text)
-        write_card(self.output, manifest, self._final_records(dirs[-1]))
+        manifest = self._publish(inputs, dirs, tallies)
+        self._remove_temporaries(dirs)  # left by workers Ray retried
         self.log(f"built {self.recipe.name} in {time.perf_counter() - started:.1f} s -> {self.output}")
         return manifest
+
+    # --- the cache ---------------------------------------------------------------------------
+
+    def _step_complete(self, step_dir: StepDir, resumable: bool) -> bool:
+        """Whether the step's cache is complete and every shard is exactly what was written.
+
+        Otherwise the folder is made ready to (re)compute the step: damaged shards are reported and
+        removed; the verified shards stay when the step had finished (only the damage is redone) or,
+        with --resume, when a killed run left it unfinished. A global step (`resumable` false)
+        always starts over."""
+        done = step_dir.read_done()
+        if done is None and step_dir.done.exists():
+            self.log(f"cache step {step_dir.label}: DONE.json is damaged: recomputing")
+            step_dir.done.unlink()
+        if done is not None:
+            if not self._discard_damaged(step_dir, range(done["shards"])):
+                return True
+            step_dir.done.unlink()
+        keep = resumable and (done is not None or self.resume)
+        if keep and done is None:
+            self._discard_damaged(step_dir, step_dir.written_shards())
+        step_dir.prepare(keep)
+        return False
+
+    def _discard_damaged(self, step_dir: StepDir, shards: Iterable[int]) -> int:
+        damaged = 0
+        for shard in shards:
+            problem = step_dir.check_shard(shard)
+            if problem:
+                self.log(f"cache step {step_dir.label} shard {shard} is damaged ({problem}): recomputing")
+                step_dir.discard_shard(shard)
+                damaged += 1
+        return damaged
+
+    def _remove_temporaries(self, dirs: list[StepDir] | None = None) -> None:
+        """Remove the temporaries of killed runs: files whose names prove augkit wrote them, in the
+        step folders of the cache and beside the outputs, nothing else."""
+        folders = [step_dir.path for step_dir in dirs] if dirs is not None else \
+            [path for path in (self.cache.iterdir() if self.cache.is_dir() else ())
+             if path.is_dir() and _STEP_FOLDER.fullmatch(path.name)]
+        for folder in folders:
+            if folder.is_dir():
+                for path in folder.iterdir():
+                    old_name = path.name[1:].rsplit(".tmp-", 1)[0]
+                    if is_temporary(path.name, [old_name] if _STEP_FILE.fullmatch(old_name) else ()):
+                        remove(path)
+        if dirs is not None:
+            return
+        beside: dict[Path, set[str]] = {self.output: {"manifest.json", *BUILD_FILES}}
+        for output in self.recipe.outputs:
+            path = self.output / output.path
+            beside.setdefault(path.parent, set()).add(path.name)
+        for folder, names in beside.items():
+            if folder.is_dir():
+                for path in folder.iterdir():
+                    if is_temporary(path.name, names):
+                        remove(path)
 
     # --- steps -------------------------------------------------------------------------------
 
@@ -364,21 +510,28 @@ class Build:
         self.log(f"  {label:<24} {tally.records_in:>9,} in {tally.out:>9,} out {sum(tally.dropped.values()):>7,} "
                  f"dropped{f' ({dropped})' if dropped else ''}{extra}  [{timing}]")
 
+    def _progress(self, label: str, total: int | None) -> Progress:
+        return Progress(label, total, enabled=self.show_progress)
+
     def _read(self, step_dir: StepDir) -> Tally:
-        if step_dir.is_done():
+        if self._step_complete(step_dir, resumable=True):
             self._report(READ_LABEL, step_dir.tally(), None)
             return step_dir.tally()
         started = time.perf_counter()
-        step_dir.prepare(self.resume)
+        progress = self._progress(READ_LABEL, None)
         shard, items, seen = 0, [], set()
-        for item in self._read_items(seen):
-            items.append(item)
-            if len(items) == self.recipe.shard_size:
+        try:
+            for item in self._read_items(seen):
+                items.append(item)
+                if len(items) == self.recipe.shard_size:
+                    self._write_read_shard(step_dir, shard, items)
+                    progress.advance(len(items))
+                    shard, items = shard + 1, []
+            if items or shard == 0:
                 self._write_read_shard(step_dir, shard, items)
-                shard, items = shard + 1, []
-        if items or shard == 0:
-            self._write_read_shard(step_dir, shard, items)
-            shard += 1
+                shard += 1
+        finally:
+            progress.close()
         tally = step_dir.finish(shard)
         self._report(READ_LABEL, tally, time.perf_counter() - started)
         return tally
@@ -393,7 +546,7 @@ class Build:
                 yield record, reason
 
     def _write_read_shard(self, step_dir: StepDir, shard: int, items: list) -> None:
-        if self.resume and step_dir.shard_done(shard):
+        if step_dir.shard_done(shard):  # kept: verified when the step was opened
             return
         output = StageOutput([record for record, reason in items if reason is None],
                              [(record, reason) for record, reason in items if reason is not None])
@@ -401,51 +554,63 @@ class Build:
         step_dir.write_shard(shard, 0, "read", output, tally)
 
     def _segment(self, steps: tuple[Step, ...], source_dir: StepDir, dirs: list[StepDir]) -> list[Tally]:
-        if all(step_dir.is_done() for step_dir in dirs):
-            tallies = [step_dir.tally() for step_dir in dirs]
-            for step, tally in zip(steps, tallies, strict=True):
-                self._report(step.label, tally, None)
-            return tallies
+        complete = [self._step_complete(step_dir, resumable=True) for step_dir in dirs]
         shards = source_dir.shards()
-        for step_dir in dirs:
-            if not step_dir.is_done():
-                step_dir.prepare(self.resume)
-        self._run_shards(_ShardJob(tuple(steps), tuple(dirs), source_dir), shards)
+        todo = [shard for shard in range(shards) if not all(step_dir.shard_done(shard) for step_dir in dirs)]
+        if todo:
+            self._run_shards(_ShardJob(tuple(steps), tuple(dirs), source_dir), todo)
         tallies = []
-        for step, step_dir in zip(steps, dirs, strict=True):
-            cached = step_dir.is_done()
+        for step, step_dir, cached in zip(steps, dirs, complete, strict=True):
             tally = step_dir.tally() if cached else step_dir.finish(shards)
             self._report(step.label, tally, None if cached else step_dir.seconds(shards))
             tallies.append(tally)
         return tallies
 
-    def _run_shards(self, job: _ShardJob, shards: int) -> None:
-        """Run `_run_shard` on every shard (here or in a process pool); the Ray engine overrides this."""
-        label = ", ".join(step.label for step in job.steps)
-        if self.num_proc == 1 or shards == 1:
-            for shard in _progress(range(shards), shards, label):
-                _run_shard(job, shard)
-        else:
+    def _run_shards(self, job: _ShardJob, todo: list[int]) -> None:
+        """Run `_run_shard` on the shards `todo` (here or in a process pool); the Ray engine overrides this."""
+        sizes = {shard: job.source_dir.shard_tally(shard).out for shard in todo}
+        label = job.steps[0].label if len(job.steps) == 1 else f"{job.steps[0].label}..{job.steps[-1].label}"
+        progress = self._progress(label, sum(sizes.values()))
+        try:
+            if self.num_proc == 1 or len(todo) == 1:
+                for shard in todo:
+                    progress.advance(sizes[_run_shard(job, shard)])
+                return
             # Not "fork": workers forked from a parent that has loaded the components (MorphTx's
             # analyser, fastText) ran the same shards 2.6x slower here; fresh workers load their own.
-            # Workers do not inherit the output folder's lock either.
+            # Workers do not inherit the output folder's lock either. A worker that dies breaks the
+            # pool (concurrent.futures), where multiprocessing.Pool would wait for it forever.
             context = multiprocessing.get_context("forkserver" if sys.platform == "linux" else "spawn")
-            with context.Pool(min(self.num_proc, shards), initializer=_worker_init, initargs=(job,)) as pool:
-                for _ in _progress(pool.imap_unordered(_worker_run, range(shards)), shards, label):
-                    pass
+            with ProcessPoolExecutor(min(self.num_proc, len(todo)), mp_context=context, initializer=_worker_init,
+                                     initargs=(job,)) as pool:
+                futures = [pool.submit(_worker_run, shard) for shard in todo]
+                try:
+                    for future in as_completed(futures):
+                        progress.advance(sizes[future.result()])
+                except BrokenProcessPool:
+                    raise AugkitError(f"a worker process died while running {label} (killed, or out of memory); "
+                                      "the completed shards are kept: rerun with --resume") from None
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+        finally:
+            progress.close()
 
     def _global(self, step: Step, source_dir: StepDir, step_dir: StepDir) -> Tally:
-        if step_dir.is_done():
+        if self._step_complete(step_dir, resumable=False):  # a global stage's partial output cannot be resumed
             self._report(step.label, step_dir.tally(), None)
             return step_dir.tally()
+        return self._run_global(step, source_dir, step_dir)
+
+    def _run_global(self, step: Step, source_dir: StepDir, step_dir: StepDir) -> Tally:
+        """A global step on this machine; the Ray engine overrides this."""
         started = time.perf_counter()
-        step_dir.prepare(resume=False)  # a global stage's partial output cannot be resumed
         input_ids = source_dir.ids()
         kept: list[Record] = []
         dropped: list[tuple[Record, str]] = []
         shard = 0
         returned = StageOutput([], [])
-        for output in step.run_stream(source_dir.records):
+        for output in step.run_stream(self._passes(step, source_dir)):
             check_output(step.label, output)
             kept.extend(output.kept)
             dropped.extend(output.dropped)
@@ -462,6 +627,25 @@ class Build:
         step_dir.complete(shard, tally)
         self._report(step.label, tally, time.perf_counter() - started)
         return tally
+
+    def _passes(self, step: Step, source_dir: StepDir) -> Callable[[], Iterator[list[Record]]]:
+        """The step's input, read again on every call (a global stage may make several passes),
+        with progress per pass."""
+        total = source_dir.tally().out
+        passes = 0
+
+        def read() -> Iterator[list[Record]]:
+            nonlocal passes
+            passes += 1
+            progress = self._progress(f"{step.label} (pass {passes})", total)
+            try:
+                for batch in source_dir.records():
+                    yield batch
+                    progress.advance(len(batch))
+            finally:
+                progress.close()
+
+        return read
 
     def _flush_global(self, step: Step, step_dir: StepDir, shard: int, kept: list, dropped: list) -> int:
         size = self.recipe.shard_size
@@ -480,16 +664,106 @@ class Build:
         for batch in step_dir.records():
             yield from batch
 
-    def _write_output(self, output, step_dir: StepDir) -> dict[str, Any]:
-        files = write_output(output, self._final_records(step_dir), self.output)
+    def _entries(self) -> list[str]:
+        """What a build of this recipe writes into the output folder (manifest.json aside)."""
+        return [*(output.path for output in self.recipe.outputs), *BUILD_FILES]
+
+    def _recorded(self) -> set[str]:
+        """The entries the earlier build in the output folder recorded in its manifest (so they may go)."""
+        manifest = _load_json(self.output / "manifest.json")
+        if not isinstance(manifest, dict):
+            return set()
+        recorded = {"manifest.json", *BUILD_FILES}
+        for output in manifest.get("outputs") or ():
+            try:
+                recorded.add(check_output_path(output["path"]))
+            except (AugkitError, KeyError, TypeError):
+                continue  # not a path augkit would write: never removed
+        return recorded
+
+    def _check_entries(self) -> None:
+        """Refuse, before any work, to write where a user's file is, or outside the output folder."""
+        root = self.output.resolve()
+        recorded = self._recorded()
+        for entry in [*self._entries(), "manifest.json"]:
+            target = self.output / entry
+            resolved = target.resolve()
+            if resolved == root or root not in resolved.parents:
+                raise AugkitError(f"output {entry!r}: {target} resolves to {resolved}, which is not inside the "
+                                  f"output folder {root}")
+            covered = entry in recorded or any(str(parent) in recorded for parent in PurePosixPath(entry).parents)
+            if (target.exists() or target.is_symlink()) and not covered:
+                raise AugkitError(f"{target} exists and no earlier build recorded it in "
+                                  f"{self.output / 'manifest.json'}; augkit build replaces only what it wrote: "
+                                  "move it away or choose another --output")
+
+    def _publish(self, inputs, dirs: list[StepDir], tallies: list[Tally]) -> dict[str, Any]:
+        """Write every result into the staging folder, commit it with the journal, and move it in."""
+        staging = self.output / STAGING
+        remove(staging)
+        staging.mkdir()
+        outputs = [self._write_output(output, dirs[-1], staging) for output in self.recipe.outputs]
+        rejected = self._collect_rejected(dirs, staging)
+        text = json.dumps(self._manifest(inputs, dirs, tallies, outputs, rejected, self._split_overlap(dirs)),
+                          indent=2, ensure_ascii=False) + "\n"
+        manifest = json.loads(text)  # what readers of manifest.json get (lists, not tuples)
+        write_text_atomic(staging / "manifest.json", text)
+        write_text_atomic(staging / "recipe.yaml", self.recipe.text)
+        write_card(staging, manifest, self._final_records(dirs[-1]))
+        entries = self._entries()
+        retired = sorted(self._recorded() - {*entries, "manifest.json"})
+        fault_point("publish-staged")
+        write_text_atomic(staging / JOURNAL, json.dumps({"entries": entries, "retired": retired}, indent=2))
+        self._finish_publish(interrupted=False)
+        return manifest
+
+    def _finish_publish(self, interrupted: bool) -> None:
+        """Move a committed staging folder into place (idempotent, so a publish cut short by a kill is
+        finished by the next build); an uncommitted one is a killed run's leftover and goes."""
+        staging = self.output / STAGING
+        if not staging.exists():
+            return
+        journal = _load_json(staging / JOURNAL)
+        if not (isinstance(journal, dict) and isinstance(journal.get("entries"), list)
+                and isinstance(journal.get("retired"), list)):
+            remove(staging)
+            return
+        if interrupted:
+            self.log(f"{self.output}: finishing the publication of an interrupted build")
+        set_aside = staging / SET_ASIDE
+        new_manifest = staging / "manifest.json"
+
+        def retire(entry: str) -> None:
+            target = self.output / entry
+            if target.exists() or target.is_symlink():
+                place = set_aside / entry
+                remove(place)
+                place.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(target, place)
+
+        if new_manifest.exists():
+            retire("manifest.json")  # first: while entries move, the folder has no manifest
+        for entry in journal["retired"]:
+            retire(entry)
+        for entry in journal["entries"]:
+            if (staging / entry).exists():
+                retire(entry)
+                (self.output / entry).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / entry, self.output / entry)
+                fault_point(f"publish-moved/{entry}")
+        if new_manifest.exists():
+            os.replace(new_manifest, self.output / "manifest.json")
+        remove(staging)
+
+    def _write_output(self, output, step_dir: StepDir, root: Path) -> dict[str, Any]:
+        files = write_output(output, self._final_records(step_dir), root)
         for entry in files:
-            entry["sha256"] = _file_digest(self.output / entry["path"])
+            entry["sha256"] = _tree_digest(root / entry["path"])
         return {"format": output.format, "path": output.path, "files": files}
 
-    def _collect_rejected(self, dirs: list[StepDir]) -> list[dict[str, Any]]:
-        folder = self.output / "rejected"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+    def _collect_rejected(self, dirs: list[StepDir], root: Path) -> list[dict[str, Any]]:
+        folder = root / "rejected"
+        folder.mkdir()
         written = []
         for step_dir in dirs:
             tally = step_dir.tally()
@@ -503,11 +777,35 @@ class Build:
                             yield line.rstrip("\n")
 
             path = folder / f"{step_dir.label}.jsonl"
-            count = write_lines_atomic(path, lines())
-            written.append({"stage": step_dir.label, "path": str(path.relative_to(self.output)), "records": count})
+            count = write_lines_atomic(path, lines())["rows"]
+            written.append({"stage": step_dir.label, "path": str(path.relative_to(root)), "records": count})
         return written
 
-    def _manifest(self, inputs, dirs, tallies, outputs, rejected) -> dict[str, Any]:
+    def _split_overlap(self, dirs: list[StepDir]) -> dict[str, Any] | None:
+        """Texts found in two splits: after the last step that assigns splits, else in the outputs that
+        are written by split; None when the build has no splits."""
+        assigning = [index for index, step in enumerate(self.recipe.steps, start=1) if step.stage.assigns_split]
+        field_name = next((output.split_field for output in self.recipe.outputs if output.split_field), None)
+        if assigning:
+            step_dir, where, field_name = dirs[assigning[-1]], dirs[assigning[-1]].label, "split"
+        elif field_name is not None:
+            step_dir, where = dirs[-1], "outputs"
+        else:
+            return None
+
+        def split_of(record: Record) -> str | None:
+            value = record.get(field_name, (record.get("meta") or {}).get(field_name))
+            return None if value is None else str(value)
+
+        pairs = split_overlap(self._final_records(step_dir), split_of)
+        for pair in pairs:
+            if pair["shared_texts"]:
+                first, second = pair["splits"]
+                self.log(f"warning: {pair['shared_texts']:,} text(s) occur in both {first} and {second} "
+                         f"(measured after {where}; see split_overlap in manifest.json)")
+        return {"measured_after": where, "normalisation": NORMALISATION, "pairs": pairs}
+
+    def _manifest(self, inputs, dirs, tallies, outputs, rejected, overlap) -> dict[str, Any]:
         stages = []
         for step, step_dir, tally in zip((None, *self.recipe.steps), dirs, tallies, strict=True):
             entry = {"step": 0, "stage": "read"} if step is None else step.describe()
@@ -521,6 +819,7 @@ class Build:
             "stages": stages,
             "outputs": outputs,
             "rejected": rejected,
+            "split_overlap": overlap,
             "inputs": inputs,
             "resolved_config": self.recipe.resolved(),
             "versions": package_versions(),
@@ -545,14 +844,15 @@ def _skeleton(record: Record) -> Record:
     return {"id": record["id"], "meta": {"parents": parents} if parents else {}}
 
 
-def _file_digest(path: Path) -> str:
+def _tree_digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's relative paths and file digests."""
     if path.is_dir():
         digest = hashlib.sha256()
         for item in sorted(p for p in path.rglob("*") if p.is_file()):
             digest.update(str(item.relative_to(path)).encode())
-            digest.update(hashlib.sha256(item.read_bytes()).digest())
+            digest.update(bytes.fromhex(file_sha256(item)))
         return digest.hexdigest()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def package_versions() -> dict[str, str]:

@@ -94,11 +94,9 @@ class RayBuild(Build):
 
     # --- per-shard steps ---------------------------------------------------------------------
 
-    def _run_shards(self, job: _ShardJob, shards: int) -> None:
+    def _run_shards(self, job: _ShardJob, todo: list[int]) -> None:
         ray = import_ray()
-        todo = [shard for shard in range(shards) if not job.dirs[-1].shard_done(shard)]
-        if not todo:
-            return
+        sizes = {shard: job.source_dir.shard_tally(shard).out for shard in todo}
         dataset = ray.data.from_items([{"shard": shard} for shard in todo], override_num_blocks=len(todo))
         for part in _parts(job):
             if any(isinstance(step.stage, Translate) for step in part.steps):
@@ -106,9 +104,16 @@ class RayBuild(Build):
                                               **self._actor_resources())
             else:
                 dataset = dataset.map_batches(_run_shard_batch, fn_args=(part,), batch_size=1, num_cpus=1)
-        finished = sorted(int(row["shard"]) for row in dataset.iter_rows())
-        if finished != todo:
-            raise AugkitError(f"Ray returned shards {finished[:5]}... for {len(todo)} shards to run")
+        progress = self._progress(f"{job.steps[0].label}..{job.steps[-1].label}", sum(sizes.values()))
+        finished = []
+        try:
+            for row in dataset.iter_rows():  # streamed as shards finish
+                finished.append(int(row["shard"]))
+                progress.advance(sizes[finished[-1]])
+        finally:
+            progress.close()
+        if sorted(finished) != todo:
+            raise AugkitError(f"Ray returned shards {sorted(finished)[:5]}... for {len(todo)} shards to run")
 
     def _actor_resources(self) -> dict[str, Any]:
         """One translator per GPU when the cluster has GPUs, else CPU actors; the translation cache
@@ -123,12 +128,11 @@ class RayBuild(Build):
 
     # --- global steps ------------------------------------------------------------------------
 
-    def _global(self, step: Step, source_dir: StepDir, step_dir: StepDir) -> Tally:
-        if step_dir.is_done() or source_dir.tally().out == 0:
-            return super()._global(step, source_dir, step_dir)  # cached, or nothing to distribute
+    def _run_global(self, step: Step, source_dir: StepDir, step_dir: StepDir) -> Tally:
+        if source_dir.tally().out == 0:
+            return super()._run_global(step, source_dir, step_dir)  # nothing to distribute
         ray = import_ray()
         started = time.perf_counter()
-        step_dir.prepare(resume=False)  # as the local engine: a global step's partial output is redone
         shards = source_dir.shards()
         rows = ray.data.from_items([{"shard": shard} for shard in range(shards)], override_num_blocks=shards)
         components = _candidate_components(rows, source_dir, step) if isinstance(step.stage, DedupNear) else None

@@ -52,6 +52,8 @@ class StageOutput:
 class Stage:
     name: ClassVar[str]
     global_view: ClassVar[bool] = False
+    # Writes meta["split"]: the engine then reports the texts its splits share (corpora.overlap).
+    assigns_split: ClassVar[bool] = False
 
     def process(self, batch: list[Record]) -> StageOutput:
         raise NotImplementedError

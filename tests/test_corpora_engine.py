@@ -12,6 +12,7 @@ from pathlib import Path
 
 import corpora_fixture_stages  # noqa: F401  (registers the fixture stages)
 import pytest
+from corpora_recount import recount
 
 from augment.cli import main
 from augment.errors import AugkitError
@@ -53,7 +54,7 @@ def test_manifest_balances_and_every_drop_is_in_rejected(tmp_path):
     words = stages["fixture_words"]
     word_count = sum(3 + bool(n % 4) for n in range(1, 41) if n % 3)
     assert (words["in"], words["consumed"], words["derived"], words["out"]) == (27, 27, word_count, word_count)
-    assert all(stage["balanced"] for stage in manifest["stages"])
+    assert recount(tmp_path / "out") == manifest
     rejected = [json.loads(line) for line in
                 (tmp_path / "out/rejected/01-fixture_drop_every_third.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rejected) == 13 and rejected[0]["reason"] == "third" and rejected[0]["record"]["id"] == "mt:3"
@@ -158,7 +159,7 @@ def test_a_killed_build_resumes_with_nothing_lost_or_duplicated(tmp_path, num_pr
     after = len(log.read_text().splitlines())
     assert after - before == 15 - completed  # only the unfinished shards ran again
     assert outputs_of(output) == outputs_of(reference)
-    assert manifest["records"] == 40 and all(stage["balanced"] for stage in manifest["stages"])
+    assert manifest["records"] == 40 and recount(output) == manifest
 
 
 def test_two_builds_into_one_folder_are_refused(tmp_path):
@@ -209,7 +210,7 @@ def test_cli_build_prints_the_summary(tmp_path, capsys):
      "unknown stage 'nope'"),
     ("sources:\n  - {name: a, format: txt, path: mt.txt, lang: mt}\noutputs:\n  - {format: jsonl, split: x}\n",
      r"outputs\[0\]: unknown key\(s\) \['split'\]"),
-    ("sources:\n  - {name: a, format: txt, path: '${NOPE}/x.txt', lang: mt}\n", r"variable \$\{NOPE\} is not set"),
+    ("sources:\n  - {name: a, format: txt, path: '${NOPE}/x.txt', lang: mt}\n", r"\$\{NOPE\} is not a declared variable"),
     ("sources:\n  - {name: a, format: txt, path: missing.txt, lang: mt}\n", "no such file or folder"),
     ("sources: [a, b\n", "invalid YAML"),
 ])

@@ -216,10 +216,13 @@ def test_outputs_in_every_format_split_and_sharded(tmp_path):
     assert sorted(loaded) == ["test", "train"] and loaded["train"]["id"] == ["s:1", "s:3"]
 
 
-def test_a_failed_output_leaves_the_previous_one_in_place(tmp_path):
-    write_output(Output("text", "t"), RECORDS[:1], tmp_path)
+def test_a_failed_output_leaves_nothing_and_an_existing_folder_is_never_replaced(tmp_path):
     with pytest.raises(AugkitError, match="has no text field 'text'"):
         write_output(Output("text", "t"), RECORDS, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    write_output(Output("text", "t"), RECORDS[:1], tmp_path)
+    with pytest.raises(AugkitError, match="already exists"):
+        write_output(Output("text", "t"), RECORDS[:1], tmp_path)
     assert (tmp_path / "t/all.txt").read_text(encoding="utf-8") == "Il-kelb\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
 

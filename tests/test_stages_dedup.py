@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from augment.errors import AugkitError
 from corpora.stage import build_stage
-from corpora.stages.dedup import DedupExact, DedupNear, key_text
+from corpora.stages.common import normalised_key as key_text
+from corpora.stages.dedup import DedupExact, DedupNear
 
 
 def records(*items):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from typing import Any
+
+import regex
 
 from augment.errors import AugkitError
 from augment.languages import script as language_script
@@ -12,6 +15,8 @@ from corpora.stage import Record, StageOutput
 
 # Han is written with several ISO 15924 codes; the Unicode script property knows only `Han`.
 _SCRIPT_PROPERTY = {"Hans": "Han", "Hant": "Han", "Hani": "Han", "Jpan": "Han", "Kore": "Hangul"}
+_PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
+_WHITESPACE = re.compile(r"\s+")
 
 
 def stable_hash(*parts: Any) -> bytes:
@@ -40,6 +45,35 @@ def record_text(record: Record) -> str:
     if record.get("tokens") is not None:
         return " ".join(record["tokens"])
     raise AugkitError(f"record {record.get('id')!r} has neither 'text' nor 'tokens'")
+
+
+def record_texts(record: Record) -> list[str]:
+    """Every text a record holds: its text (or tokens), each side in `meta["translations"]`, and a
+    training example's `response` or assistant turns."""
+    texts = []
+    if record.get("text") is not None:
+        texts.append(record["text"])
+    elif record.get("tokens") is not None:
+        texts.append(" ".join(record["tokens"]))
+    texts.extend(str(value) for value in ((record.get("meta") or {}).get("translations") or {}).values())
+    if isinstance(record.get("response"), str):
+        texts.append(record["response"])
+    for message in record.get("messages") or ():
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            texts.append(str(message.get("content")))
+    return texts
+
+
+def normalised_key(text: str, casefold: bool = True, ignore_punctuation: bool = False) -> str:
+    """The text two records are compared on (deduplication, split grouping, split overlap): NFKC,
+    case-folded (unless `casefold` is false), optionally without punctuation and symbols,
+    whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text)
+    if casefold:
+        text = text.casefold()
+    if ignore_punctuation:
+        text = _PUNCTUATION.sub(" ", text)
+    return _WHITESPACE.sub(" ", text).strip()
 
 
 def record_script(record: Record, script: str | None) -> str:

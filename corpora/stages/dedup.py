@@ -2,7 +2,9 @@
 
 Both compare a *key text*: NFKC, case-folded (unless `casefold: false`), optionally without
 punctuation and symbols, whitespace collapsed. A parallel record's key covers all its sides (`text`
-and every `meta["translations"]` entry), so two pairs that share one side only are not duplicates.
+and every `meta["translations"]` entry), so two pairs that share one side only are not duplicates;
+with `sides: text` records compare on their own `text` only (one Tibetan line with two different
+English translations is then one text).
 Both are global stages keyed by scope (see `KeyedGlobalStage`), and both choose the representative
 without looking at the order of records: the record whose `source` comes first in `prefer_sources`
 (sources not listed come after all listed ones), then the record with the smallest id in natural
@@ -11,31 +13,24 @@ order (`s:9` before `s:10`). Every dropped record names its representative in `m
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
 
-import regex
-
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import KeyedGlobalStage, natural_order, record_text, stable_hash, with_meta
+from corpora.stages.common import (
+    KeyedGlobalStage,
+    natural_order,
+    normalised_key,
+    record_text,
+    stable_hash,
+    with_meta,
+)
 
 _SCOPES = ("global", "source", "lang")
-_PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
-_WHITESPACE = re.compile(r"\s+")
-
-
-def key_text(text: str, casefold: bool, ignore_punctuation: bool) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    if casefold:
-        text = text.casefold()
-    if ignore_punctuation:
-        text = _PUNCTUATION.sub(" ", text)
-    return _WHITESPACE.sub(" ", text).strip()
+_SIDES = ("all", "text")
 
 
 @dataclass(frozen=True)
@@ -44,10 +39,13 @@ class _DedupConfig:
     casefold: bool = True
     ignore_punctuation: bool = False
     prefer_sources: tuple[str, ...] = ()
+    sides: str = "all"
 
     def __post_init__(self):
         if self.scope not in _SCOPES:
             raise ValueError(f"scope must be one of {', '.join(_SCOPES)}, not {self.scope!r}")
+        if self.sides not in _SIDES:
+            raise ValueError(f"sides must be one of {', '.join(_SIDES)}, not {self.sides!r}")
         for key in ("casefold", "ignore_punctuation"):
             if not isinstance(getattr(self, key), bool):
                 raise ValueError(f"{key} must be true or false, not {getattr(self, key)!r}")
@@ -59,10 +57,11 @@ class _DedupConfig:
         return "" if self.scope == "global" else str(record.get(self.scope))
 
     def key_text(self, record: Record) -> str:
-        """The key text; parallel records compare on all their sides (text, then translations by code)."""
-        translations = (record.get("meta") or {}).get("translations") or {}
+        """The key text; parallel records compare on all their sides (text, then translations by
+        code), or with `sides: text` on their own text only."""
+        translations = ((record.get("meta") or {}).get("translations") or {}) if self.sides == "all" else {}
         sides = [record_text(record), *(translations[code] for code in sorted(translations))]
-        return "\n".join(key_text(side, self.casefold, self.ignore_punctuation) for side in sides)
+        return "\n".join(normalised_key(side, self.casefold, self.ignore_punctuation) for side in sides)
 
     def rank(self, record: Record) -> tuple:
         """The representative of a class is the record of smallest rank."""
@@ -81,6 +80,7 @@ class DedupExact(KeyedGlobalStage, _DedupConfig, Stage):
 
     scope: `global` (across sources, the default), `source` (only within each source) or `lang`.
     casefold, ignore_punctuation: how the key text is made (see the module docstring).
+    sides: `all` (the default: text and every translation) or `text` (the record's own text only).
     prefer_sources: sources whose records are kept first (e.g. genuine text over augmented text).
     Reasons: `duplicate` (with `meta["duplicate_of"]`)."""
 

@@ -8,12 +8,22 @@ other records are added (except where a stage promises exact counts: `mix`, `sam
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from augment.errors import AugkitError
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import derive, in_batch_order, natural_order, unit_interval, with_meta
+from corpora.stages.common import (
+    derive,
+    in_batch_order,
+    natural_order,
+    normalised_key,
+    record_texts,
+    stable_hash,
+    unit_interval,
+    with_meta,
+)
 
 
 def _check_seed(seed) -> None:
@@ -132,22 +142,31 @@ class Mix(Stage):
 @register
 @dataclass(frozen=True)
 class Split(Stage):
-    """Assign every record to a split (train/dev/test) by hashing its group key with the seed.
+    """Assign every record to a split (train/dev/test) by hashing its group key with the seed, so that
+    no text is on both sides of a split.
 
-    All records of a group (by default the document, `doc`) land in the same split, so no document
-    leaks between train and test; a record without a `doc` is its own group. A group's split depends
-    only on (seed, group value), so adding records never moves existing ones. The fractions are
-    expected fractions of *groups*, not exact counts (with few documents a split can be empty).
-    The split is written to `meta["split"]`. Drops nothing.
+    All records of a group (by default the document, `doc`) land in the same split; a record without
+    a `doc` is its own group. A group's split depends only on (seed, group value). With
+    `group_duplicates` (the default), records that share a text (any of `text`, tokens or a side in
+    `meta["translations"]`, compared after `normalised_key`: NFKC, case-folded, whitespace collapsed)
+    are also kept together, transitively: all of them go to the split that comes first in
+    `fractions` among their groups' splits (usually train), and the other records of their groups
+    stay where their group is. So a document whose line recurs in a training document gives up that
+    line to train, and no text is on both sides. This needs every record at once (`global_view`).
+    The fractions are expected fractions of groups, not exact counts (with few documents a split can
+    be empty). The split is written to `meta["split"]`. Drops nothing.
 
     fractions: {split name: fraction}, summing to 1, in the order the unit interval is cut.
     key: doc (default), id, source, lang or meta.<name>.
+    group_duplicates: keep records sharing a text in one split (default true).
     seed: decides the assignment."""
 
     name: ClassVar[str] = "split"
+    assigns_split: ClassVar[bool] = True
 
     fractions: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "dev": 0.1, "test": 0.1})
     key: str = "doc"
+    group_duplicates: bool = True
     seed: int = 0
 
     def __post_init__(self):
@@ -158,8 +177,14 @@ class Split(Stage):
                 raise ValueError(f"fraction of split {split!r} must be a number between 0 and 1, not {fraction!r}")
         if not math.isclose(sum(self.fractions.values()), 1.0, abs_tol=1e-9):
             raise ValueError(f"fractions must sum to 1, not {sum(self.fractions.values())}")
+        if not isinstance(self.group_duplicates, bool):
+            raise ValueError(f"group_duplicates must be true or false, not {self.group_duplicates!r}")
         _check_key(self.key)
         _check_seed(self.seed)
+
+    @property
+    def global_view(self) -> bool:
+        return self.group_duplicates
 
     def assign(self, group: str) -> str:
         point = unit_interval("split", self.seed, group)
@@ -171,8 +196,68 @@ class Split(Stage):
         return next(split for split, fraction in reversed(self.fractions.items()) if fraction > 0)
 
     def process(self, batch: list[Record]) -> StageOutput:
-        kept = [with_meta(record, split=self.assign(group_value(record, self.key))) for record in batch]
-        return StageOutput(kept=kept, dropped=[])
+        return next(iter(self.process_stream([batch])))
+
+    def process_stream(self, batches: Iterable[list[Record]]) -> Iterator[StageOutput]:
+        """Two passes over re-iterable `batches`: join the records' texts into classes (union-find
+        over text hashes, with each class's earliest split), then label every batch. A one-shot
+        iterator is collected first."""
+        if iter(batches) is batches:
+            batches = list(batches)
+        order = {split: rank for rank, split in enumerate(self.fractions)}
+        classes = _TextClasses()
+        if self.group_duplicates:
+            for batch in batches:
+                for record in batch:
+                    classes.add(_text_keys(record), order[self.assign(group_value(record, self.key))])
+        splits = list(self.fractions)
+        for batch in batches:
+            kept = []
+            for record in batch:
+                rank = classes.rank(_text_keys(record)) if self.group_duplicates else None
+                split = splits[rank] if rank is not None else self.assign(group_value(record, self.key))
+                kept.append(with_meta(record, split=split))
+            yield StageOutput(kept=kept, dropped=[])
+
+
+def _text_keys(record: Record) -> set[bytes]:
+    return {stable_hash(key) for key in map(normalised_key, record_texts(record)) if key}
+
+
+class _TextClasses:
+    """Classes of texts joined by the records that hold them (union-find), each with its earliest
+    split rank and how many records hold its texts."""
+
+    def __init__(self):
+        self.parent: dict[bytes, bytes] = {}
+        self.records: dict[bytes, int] = {}  # per root
+        self.best: dict[bytes, int] = {}  # per root
+
+    def root(self, key: bytes) -> bytes:
+        parent = self.parent
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def add(self, keys: set[bytes], rank: int) -> None:
+        if not keys:
+            return
+        roots = {self.root(key) for key in keys}
+        first = min(roots)  # any choice would do; min keeps it independent of set order
+        records, best = 1, rank
+        for other in roots:
+            records += self.records.pop(other, 0)
+            best = min(best, self.best.pop(other, rank))
+            self.parent[other] = first
+        self.records[first], self.best[first] = records, best
+
+    def rank(self, keys: set[bytes]) -> int | None:
+        """The class's split rank when the record shares a text with another record, else None."""
+        if not keys:
+            return None
+        root = self.root(next(iter(keys)))
+        return self.best[root] if self.records[root] > 1 else None
 
 
 @register
