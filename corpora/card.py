@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from corpora.records import Record
-from corpora.writers import write_text_atomic
+from corpora.writers import temporary_path, write_text_atomic, writing
 
 PLOTS = "plots"
 
@@ -76,10 +76,11 @@ def _histogram(values, label: str, path: Path) -> None:
     axes.set_xlabel(label)
     axes.set_ylabel("records")
     figure.tight_layout()
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, format="png", metadata={"Software": None})
+    temporary = temporary_path(path)
+    with writing(path, temporary):
+        figure.savefig(temporary, format="png", metadata={"Software": None})
+        temporary.replace(path)
     plt.close(figure)
-    temporary.replace(path)
 
 
 def _table(counter: Counter, header: str, total: int) -> list[str]:
@@ -125,6 +126,17 @@ def write_card(output: Path, manifest: dict[str, Any], records: Iterable[Record]
         lines += ["## Sources", "", *_table(stats["sources"], "source", total), ""]
         if stats["splits"]:
             lines += ["## Splits", "", *_table(stats["splits"], "split", total), ""]
+    overlap = manifest.get("split_overlap")
+    if overlap:
+        shared = sum(pair["shared_texts"] for pair in overlap["pairs"])
+        lines += ["## Split overlap", "",
+                  f"Texts found on both sides of a pair of splits (exact, after normalisation: {overlap['normalisation']}; "
+                  f"measured after {overlap['measured_after']}).", "",
+                  "| splits | shared texts |", "| --- | ---: |",
+                  *(f"| {' / '.join(pair['splits'])} | {pair['shared_texts']:,} |" for pair in overlap["pairs"]), ""]
+        if shared:
+            lines += [f"**Warning:** {shared:,} text(s) occur in more than one split, so a held-out score on these "
+                      "splits may measure memorised text.", ""]
     lines += ["## Length histograms", "", f"![characters per record]({PLOTS}/length_chars.png)", "",
               f"![words per record]({PLOTS}/length_words.png)", "", "## Files", ""]
     for entry in manifest["outputs"]:

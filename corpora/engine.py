@@ -343,9 +343,10 @@ def _run_shard(job: _ShardJob, shard: int) -> int:
 _WORKER_JOB: _ShardJob | None = None
 
 
-def _worker_init(job: _ShardJob) -> None:
+def _worker_init(job: _ShardJob, umask: int) -> None:
     global _WORKER_JOB
     _WORKER_JOB = job
+    os.umask(umask)  # the forkserver may have started under another umask
 
 
 def _worker_run(shard: int) -> int:
@@ -529,6 +530,7 @@ class Build:
                     shard, items = shard + 1, []
             if items or shard == 0:
                 self._write_read_shard(step_dir, shard, items)
+                progress.advance(len(items))
                 shard += 1
         finally:
             progress.close()
@@ -581,8 +583,10 @@ class Build:
             # Workers do not inherit the output folder's lock either. A worker that dies breaks the
             # pool (concurrent.futures), where multiprocessing.Pool would wait for it forever.
             context = multiprocessing.get_context("forkserver" if sys.platform == "linux" else "spawn")
+            umask = os.umask(0o022)
+            os.umask(umask)
             with ProcessPoolExecutor(min(self.num_proc, len(todo)), mp_context=context, initializer=_worker_init,
-                                     initargs=(job,)) as pool:
+                                     initargs=(job, umask)) as pool:
                 futures = [pool.submit(_worker_run, shard) for shard in todo]
                 try:
                     for future in as_completed(futures):

@@ -13,9 +13,9 @@ PROGRESS_SECONDS = 5.0
 
 
 class Progress:
-    def __init__(self, label: str, total: int | None = None, every: float = PROGRESS_SECONDS,
-                 enabled: bool = True):
-        self.label, self.total, self.every, self.enabled = label, total, every, enabled
+    def __init__(self, label: str, total: int | None = None, every: float | None = None, enabled: bool = True):
+        self.label, self.total, self.enabled = label, total, enabled
+        self.every = PROGRESS_SECONDS if every is None else every
         self.done = 0
         self.started = self.last = time.monotonic()
         self.bar = None

@@ -166,3 +166,43 @@ def test_address_needs_the_ray_engine(capsys):
 
     code = main(["build", str(ROOT / "corpora" / "recipes" / "demo.yaml"), "--address", "auto", "--dry-run"])
     assert code == 2 and "--address needs --engine ray" in capsys.readouterr().err
+
+
+def test_a_damaged_cache_and_a_failed_publish_recover_under_ray_as_locally(ray_local, tmp_path, monkeypatch):
+    lines = (ROOT / "corpora" / "samples" / "mt_sample.txt").read_text(encoding="utf-8").splitlines()[:30]
+    (tmp_path / "mt.txt").write_text("\n".join(lines + lines[:5]) + "\n", encoding="utf-8")
+    recipe = tmp_path / "cache.yaml"
+    recipe.write_text(f"""
+name: cache
+seed: 5
+shard_size: 6
+sources:
+  - {{name: maltese, format: txt, path: {tmp_path / 'mt.txt'}, lang: mt}}
+stages:
+  - {{stage: normalize}}
+  - {{stage: filter_length, min_words: 4}}
+  - {{stage: dedup_exact}}
+  - {{stage: split, fractions: {{train: 0.5, test: 0.5}}, key: id}}
+outputs:
+  - {{format: jsonl, path: data, split_field: split}}
+""", encoding="utf-8")
+    local_manifest = build(recipe, tmp_path / "local", "local")
+    from corpora.ray_engine import RayBuild
+
+    monkeypatch.setenv("AUGKIT_FAULT", "enospc@publish-staged")
+    with pytest.raises(AugkitError, match=r"ray: No space left on device"):
+        RayBuild(load_recipe(recipe), tmp_path / "ray", log=lambda line: None).run()
+    monkeypatch.delenv("AUGKIT_FAULT")
+    assert not (tmp_path / "ray" / "manifest.json").exists()
+    cache = tmp_path / "ray" / "cache"
+    shard = next(cache.glob("02-filter_length-*")) / "shard-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:-10])
+    (next(cache.glob("03-dedup_exact-*")) / "DONE.json").write_text("")
+    logged: list[str] = []
+    ray_manifest = RayBuild(load_recipe(recipe), tmp_path / "ray", log=logged.append).run()
+    damaged = [line for line in logged if line.startswith("cache step")]
+    assert damaged[0].startswith("cache step 02-filter_length shard 1 is damaged (shard-00001.parquet has ")
+    assert damaged[1:] == ["cache step 03-dedup_exact: DONE.json is damaged: recomputing"]
+    assert_same_build(tmp_path / "local", local_manifest, tmp_path / "ray", ray_manifest)
+    for name in ("manifest.json", "README.md", "data/train-00000.jsonl", "data/test-00000.jsonl"):
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
