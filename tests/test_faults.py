@@ -120,7 +120,7 @@ def rerun(corpus: Path, output: Path, capsys, *args: str) -> str:
     ("kill@temporary-written/01-normalize", (), True),                  # a shard written, not yet renamed
     ("kill@shard-written/03-dedup_exact/00001", (), True),              # inside a global stage
     ("kill@shard-written/02-filter_length#3", ("--num-proc", "2"), True),  # a worker process dies
-    ("kill@temporary-written/.augkit-publish", (), True),               # writing the outputs
+    ("kill@temporary-written/.data", (), True),                         # writing an output file
     ("kill@publish-staged", (), True),                                  # outputs written, not committed
     ("kill@publish-moved/pq", (), True),                                # committed, half moved into place
 ])
