@@ -675,10 +675,11 @@ class Build:
     def _recorded(self) -> set[str]:
         """The entries the earlier build in the output folder recorded in its manifest (so they may go)."""
         manifest = _load_json(self.output / "manifest.json")
-        if not isinstance(manifest, dict):
-            return set()
+        if not (isinstance(manifest, dict) and isinstance(manifest.get("manifest_version"), int)
+                and isinstance(manifest.get("stages"), list) and isinstance(manifest.get("outputs"), list)):
+            return set()  # no manifest of augkit build's: nothing here is ours to replace
         recorded = {"manifest.json", *BUILD_FILES}
-        for output in manifest.get("outputs") or ():
+        for output in manifest["outputs"]:
             try:
                 recorded.add(check_output_path(output["path"]))
             except (AugkitError, KeyError, TypeError):

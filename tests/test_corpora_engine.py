@@ -268,12 +268,14 @@ def test_a_build_replaces_only_what_an_earlier_build_recorded(tmp_path):
     (output / "data").mkdir(parents=True)
     (output / "data" / "mine.txt").write_text("my notes\n")
     (output / "notes.txt").write_text("keep me\n")
+    (output / "manifest.json").write_text('{"outputs": [{"path": "data"}]}')  # not an augkit manifest
     recipe = write_recipe(tmp_path, "")
     with pytest.raises(AugkitError, match=r"out/data exists and no earlier build recorded it"):
         build(load_recipe(recipe), output, log=quiet)
     assert (output / "data" / "mine.txt").read_text() == "my notes\n"
     (output / "data" / "mine.txt").rename(tmp_path / "mine.txt")
     (output / "data").rmdir()
+    (output / "manifest.json").unlink()
     (tmp_path / "elsewhere").mkdir()
     (output / "pq").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(AugkitError, match=r"output 'pq': .* is not inside the output folder"):
