@@ -177,22 +177,14 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def read_texts(path: str | Path, max_lines: int | None = None) -> list[str]:
+def read_texts(path: str | Path, max_lines: int | None = None, errors: str = "strict") -> list[str]:
     """Lines of a .txt file, or the sentences of a .conllu file (`# text =`, else the FORMs)."""
-    from augment.formats import format_from_path, read_conllu, read_lines
+    from itertools import islice
 
-    texts: list[str] = []
-    if format_from_path(path) == "conllu":
-        for sentence in read_conllu(path):
-            texts.append(sentence.metadata("text") or " ".join(row[1] for row in sentence.words()))
-            if max_lines is not None and len(texts) >= max_lines:
-                break
-    else:
-        for line in read_lines(path):
-            texts.append(line)
-            if max_lines is not None and len(texts) >= max_lines:
-                break
-    return texts
+    from augment.formats import format_from_path, iter_texts
+
+    fmt = "conllu" if format_from_path(path) == "conllu" else "txt"
+    return [text for _, text in islice(iter_texts(path, fmt, errors=errors), max_lines)]
 
 
 def default_schemes() -> list[str]:
@@ -203,12 +195,13 @@ def default_schemes() -> list[str]:
 
 
 def build_report(input_path: str | Path, reference_path: str | Path, schemes: Sequence[str] | None = None,
-                 max_lines: int | None = None, normalize: str | None = None, use_langid: bool = True) -> Report:
+                 max_lines: int | None = None, normalize: str | None = None, use_langid: bool = True,
+                 errors: str = "strict") -> Report:
     from augment.analyzers import clear_analyzers, get_analyzer
     from augment.transliterate import Transliterator
 
-    arabic = read_texts(input_path, max_lines)
-    reference = [line for line in read_texts(reference_path) if line.strip()]
+    arabic = read_texts(input_path, max_lines, errors)
+    reference = [line for line in read_texts(reference_path, errors=errors) if line.strip()]
     if not arabic:
         raise AugkitError(f"{input_path}: no text to transliterate")
     if len(reference) < HELDOUT_EVERY:

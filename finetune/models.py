@@ -422,6 +422,9 @@ def _build_tiny(name, task, texts, tokenizer, labels, overrides):
 def _load_pretrained(name: str, task: str, labels, dtype: str):
     from transformers import AutoTokenizer
 
+    from augment.hub import locate_model
+
+    name = str(locate_model(name))  # a missing path or an unreachable hub fails here, in one line
     path = Path(name)
     torch_dtype = _resolve_dtype(dtype)
     label_kwargs = _Labels(list(labels or [])).config_kwargs()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from augment.errors import AugkitError, InputError
+from augment.errors import AugkitError, EncodingError, InputError
 from augment.formats import (
     DecodeStats,
     Table,
@@ -31,9 +31,10 @@ def test_lines_keep_count_empty_lines_and_unicode_separators(tmp_path):
 def test_invalid_utf8_reports_line_and_byte_offset_or_counts_replacements(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"ok\n\xe2\x82 and \xff\n")
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(EncodingError) as caught:
         list(read_lines(path))
-    assert str(caught.value) == f"{path}:2 (byte 3): invalid UTF-8 (bytes e2 82); pass --errors replace to continue"
+    # The hint to pass --errors replace is the CLI's, for commands that have the option.
+    assert str(caught.value) == f"{path}:2 (byte 3): invalid UTF-8 (bytes e2 82)"
     stats = DecodeStats()
     assert list(read_lines(path, "replace", stats)) == ["ok", "\ufffd and \ufffd"]
     assert (stats.replacements, stats.first_offset) == (2, 3)
