@@ -59,7 +59,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from augment.errors import AugkitError
+from augment.errors import AugkitError, InputError
 from augment.formats import DecodeStats, format_from_path, iter_texts
 from augment.languages import script, script_share, to_flores
 
@@ -445,6 +445,10 @@ def train_model(examples: Iterable[tuple[str, str]], output: str | Path, config:
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
+    try:  # an output that cannot be written fails now, not after training
+        partial.write_bytes(b"")
+    except OSError as error:
+        raise InputError(output, f"cannot write: {error.strerror or error}") from error
     with tempfile.TemporaryDirectory() as workdir:
         train_file = Path(workdir) / "train.txt"
         train_file.write_text("".join(lines), encoding="utf-8")

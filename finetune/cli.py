@@ -246,9 +246,10 @@ def _run_tokenizer(args) -> int:
     from augment.formats import check_outputs
     from finetune import data, tokenizer
 
-    outputs = {"train": [Path(args.output) / "tokenizer.model", Path(args.output) / "tokenizer.vocab"],
-               "report": [args.output]}.get(args.action, [])
-    check_outputs([args.data], outputs)
+    if args.action == "train":
+        check_outputs([args.data], [Path(args.output) / "tokenizer.model", Path(args.output) / "tokenizer.vocab"])
+    elif args.action == "report":
+        check_outputs([args.data], [args.output])
     records = data.load_records(args.data, txt_unit=args.txt_unit)
     if args.action == "train":
         texts = data.texts_of(records, args.text_field)

@@ -99,12 +99,13 @@ def _conllu(transliterator, args, stats) -> int:
         return formats.write_conllu(args.output, outputs())
 
 
-def _check_values(path, column: str, values: list, numbers: list[int]) -> None:
+def _check_values(path, column: str, values: list, numbers: list[int], lines: bool) -> None:
+    """`numbers` are file lines (jsonl) or row numbers (`lines=False`: csv, tsv, parquet)."""
     for number, value in zip(numbers, values, strict=True):
         if value is not None and not isinstance(value, str) and not (
                 isinstance(value, list) and all(isinstance(token, str) for token in value)):
-            raise InputError(path, f"row {number}: column {column!r} holds {type(value).__name__}; "
-                             "expected a string or a list of string tokens")
+            problem = f"column {column!r} holds {type(value).__name__}; expected a string or a list of string tokens"
+            raise InputError(path, problem, line=number) if lines else InputError(path, f"row {number}: {problem}")
 
 
 def _transliterate_values(transliterator, values: list) -> list:
@@ -149,7 +150,7 @@ def _jsonl(transliterator, args, stats) -> int:
                         raise InputError(args.input, f"no column {column!r}; columns: {', '.join(row) or '(none)'}",
                                          line=number)
                 values = [row[column] for _, row in batch]
-                _check_values(args.input, column, values, [number for number, _ in batch])
+                _check_values(args.input, column, values, [number for number, _ in batch], lines=True)
                 for (_, row), output in zip(batch, _transliterate_values(transliterator, values), strict=True):
                     yield json.dumps(_with_column(row, column, target, output), ensure_ascii=False)
                 bar.update(len(batch))
@@ -167,7 +168,7 @@ def _table(transliterator, args, fmt: str, stats) -> int:
         raise InputError(args.input, f"no column {column!r}; columns: {', '.join(table.columns) or '(none)'}")
     target = column if args.replace else f"{column}_{transliterator.scheme.name}"
     values = [row.get(column) for row in table.rows]
-    _check_values(args.input, column, values, list(range(1, len(values) + 1)))
+    _check_values(args.input, column, values, list(range(1, len(values) + 1)), lines=False)
     with _progress(args, "rows") as bar:
         outputs = _transliterate_values(transliterator, values)
         bar.update(len(values))

@@ -47,5 +47,7 @@ def run(args) -> int:
     write_text(outputs[0], report.to_json())
     write_text(outputs[1], markdown)
     sys.stdout.write(markdown)
+    for note in report.notes:
+        print(f"augkit transliterate-report: {note}", file=sys.stderr)
     print(f"wrote {args.output}.json and {args.output}.md", file=sys.stderr)
     return 0
