@@ -26,11 +26,13 @@ Python API (stable; the `filter_langid` stage, the MT wrong-language filter and 
 
 The decision rule (one target language T; general model G; optional verifier V trained for T):
 
-0. With `min_script_share` (every `for_target` filter: 0.5): drop as `wrong_script` a text whose
-   letters are mostly (more than 1 - share) outside the scripts of the accepted languages, which
+0. With `min_script_share` (every `for_target` filter: 0.25): drop as `wrong_script` a text in
+   which fewer than that share of the letters are in the scripts of the accepted languages, which
    the FLORES code names (`mlt_Latn`: Latin). Models decide on letters they were never trained on
    almost at random: the Maltese verifier, trained on Latin script only, accepted short Arabic.
-   A text without letters (digits, punctuation) is left to the models.
+   A text without letters (digits, punctuation) is left to the models. The share is low because
+   one Han character does the work of several Latin letters: Chinese PUD sentences with Latin
+   names have shares down to 0.32 (`Goffredo Petrassi的兩個學生、Ennio Morricone...`).
 1. Without a verifier: keep when G's top-1 language is accepted and its probability reaches that
    language's threshold (`languages` maps each accepted language to its threshold); otherwise drop,
    `no_language` (empty text: nothing to predict from), `wrong_language` (top-1 is
@@ -216,6 +218,12 @@ class Decision(NamedTuple):
     verifier_score: float | None  # the verifier's probability of the target, when it was consulted
 
 
+# Targets without an entry in RECOMMENDED use the general model alone with DEFAULT_THRESHOLD, and
+# every target the script check with DEFAULT_SCRIPT_SHARE (see the decision rule above).
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_SCRIPT_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class Recommended:
     """The project's recommended filter for one target language (documented in docs/langid.md)."""
@@ -225,12 +233,9 @@ class Recommended:
     verifier_lowercase: bool = False
     verifier_threshold: float = 0.5
     veto_threshold: float | None = None
-    min_script_share: float = 0.5
+    min_script_share: float = DEFAULT_SCRIPT_SHARE
 
 
-# Targets without an entry use the general model alone with DEFAULT_THRESHOLD, and the script check.
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_SCRIPT_SHARE = 0.5
 RECOMMENDED: dict[str, Recommended] = {
     "mlt_Latn": Recommended(
         threshold=0.5, verifier="mlt_Latn.verifier.ftz", verifier_lowercase=True,

@@ -132,17 +132,18 @@ _SCRIPT_PROPERTIES = {
     "Hans": ("Han",), "Hant": ("Han",), "Hani": ("Han",),
     "Jpan": ("Han", "Hiragana", "Katakana"), "Kore": ("Hangul", "Han"),
 }
-# Letters, and the marks that belong to one script (Tibetan subjoined consonants and vowel signs);
-# script-neutral marks (Arabic harakat, combining accents: script Inherited) are not counted.
-_LETTER = regex.compile(r"[[\p{L}\p{M}]--\p{sc=Zinh}]", regex.V1)
+# Runs of letters, and of the marks that belong to one script (Tibetan subjoined consonants and
+# vowel signs); script-neutral marks (Arabic harakat, combining accents: script Inherited) are not
+# counted. Matching runs rather than single letters halves the cost.
+_LETTERS = regex.compile(r"[[\p{L}\p{M}]--\p{sc=Zinh}]+", regex.V1)
 
 
 @cache
 def script_pattern(script_code: str) -> regex.Pattern:
-    """The letters (and script-specific marks) of an ISO 15924 script (`Latn`, `Hans`, `Jpan`)."""
+    """Runs of the letters (and script-specific marks) of an ISO 15924 script (`Latn`, `Hans`, `Jpan`)."""
     properties = "".join(rf"\p{{sc={name}}}" for name in _SCRIPT_PROPERTIES.get(script_code, (script_code,)))
     try:
-        return regex.compile(rf"[[\p{{L}}\p{{M}}]&&[{properties}]]", regex.V1)
+        return regex.compile(rf"[[\p{{L}}\p{{M}}]&&[{properties}]]+", regex.V1)
     except regex.error as error:
         raise AugkitError(f"unknown script {script_code!r} (use an ISO 15924 code such as Latn)") from error
 
@@ -150,5 +151,5 @@ def script_pattern(script_code: str) -> regex.Pattern:
 def script_share(text: str, script_code: str) -> float | None:
     """Share of the letters of `text` written in `script_code`; None when the text has no letters
     (digits, punctuation, emoji and spaces do not count)."""
-    letters = len(_LETTER.findall(text))
-    return len(script_pattern(script_code).findall(text)) / letters if letters else None
+    letters = sum(map(len, _LETTERS.findall(text)))
+    return sum(map(len, script_pattern(script_code).findall(text))) / letters if letters else None
