@@ -132,24 +132,36 @@ _SCRIPT_PROPERTIES = {
     "Hans": ("Han",), "Hant": ("Han",), "Hani": ("Han",),
     "Jpan": ("Han", "Hiragana", "Katakana"), "Kore": ("Hangul", "Han"),
 }
-# Runs of letters, and of the marks that belong to one script (Tibetan subjoined consonants and
-# vowel signs); script-neutral marks (Arabic harakat, combining accents: script Inherited) are not
-# counted. Matching runs rather than single letters halves the cost.
-_LETTERS = regex.compile(r"[[\p{L}\p{M}]--\p{sc=Zinh}]+", regex.V1)
+# A letter is a character of category L, or a mark that belongs to one script (Tibetan subjoined
+# consonants and vowel signs); script-neutral marks (Arabic harakat, combining accents: script
+# Inherited) are not counted. The patterns match runs, not single letters: fewer matches, less work.
 
 
 @cache
 def script_pattern(script_code: str) -> regex.Pattern:
-    """Runs of the letters (and script-specific marks) of an ISO 15924 script (`Latn`, `Hans`, `Jpan`)."""
-    properties = "".join(rf"\p{{sc={name}}}" for name in _SCRIPT_PROPERTIES.get(script_code, (script_code,)))
+    """Runs of the letters of an ISO 15924 script (`Latn`, `Hans`, `Jpan`)."""
     try:
-        return regex.compile(rf"[[\p{{L}}\p{{M}}]&&[{properties}]]+", regex.V1)
+        return regex.compile(rf"[[\p{{L}}\p{{M}}]&&[{_properties(script_code)}]]+", regex.V1)
     except regex.error as error:
         raise AugkitError(f"unknown script {script_code!r} (use an ISO 15924 code such as Latn)") from error
+
+
+@cache
+def _outside_pattern(script_code: str) -> regex.Pattern:
+    """Runs of the letters of every other script."""
+    return regex.compile(rf"[[\p{{L}}\p{{M}}]--[\p{{sc=Zinh}}{_properties(script_code)}]]+", regex.V1)
+
+
+def _properties(script_code: str) -> str:
+    return "".join(rf"\p{{sc={name}}}" for name in _SCRIPT_PROPERTIES.get(script_code, (script_code,)))
 
 
 def script_share(text: str, script_code: str) -> float | None:
     """Share of the letters of `text` written in `script_code`; None when the text has no letters
     (digits, punctuation, emoji and spaces do not count)."""
-    letters = sum(map(len, _LETTERS.findall(text)))
-    return sum(map(len, script_pattern(script_code).findall(text))) / letters if letters else None
+    inside_pattern = script_pattern(script_code)
+    outside = sum(map(len, _outside_pattern(script_code).findall(text)))
+    if not outside:  # the usual case, a text in the script: one pass over it and a short search
+        return 1.0 if inside_pattern.search(text) else None
+    inside = sum(map(len, inside_pattern.findall(text)))
+    return inside / (inside + outside)

@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from augment.errors import AugkitError, InputError
 from augment.formats import DecodeStats
@@ -270,6 +273,18 @@ def test_script_share_counts_letters_of_the_script(general):
     assert script_share("ab سط", "Latn") == 0.5
     with pytest.raises(AugkitError, match="unknown script 'Xyzw'"):
         script_share("a", "Xyzw")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aħ Ż1,\u0628\u064e\u0f40\u0fb1\u4e2d\u3042\u30a2\u0301\u200d"), max_size=12),
+       st.sampled_from(["Latn", "Arab", "Tibt", "Hans", "Jpan"]))
+def test_script_share_equals_counting_letter_by_letter(text, script_code):
+    # The reference counts single characters: letters and script-specific marks, not Inherited marks.
+    properties = {"Hans": ["Han"], "Jpan": ["Han", "Hiragana", "Katakana"]}.get(script_code, [script_code])
+    letters = [c for c in text if regex.match(r"[\p{L}\p{M}]", c) and not regex.match(r"\p{sc=Zinh}", c)]
+    inside = [c for c in letters if any(regex.match(rf"\p{{sc={name}}}", c) for name in properties)]
+    expected = len(inside) / len(letters) if letters else None
+    assert script_share(text, script_code) == expected
 
 
 def test_a_label_without_script_accepts_every_script_of_its_language(general):
