@@ -4,6 +4,7 @@ On a terminal, a tqdm bar (shown once the work has run for two seconds). Anywher
 file, a pipe, a batch job) a plain line every few seconds, so a long run is never silent:
 
     augkit transliterate: 120,000 lines, 4,012 lines/s, 30 s elapsed
+    augkit build 06-split: 40,000 records of 100,000 (40%), 1,333 records/s, 30 s elapsed, ETA 0:00:45
 
 `quiet` (the commands' `-q`) prints nothing. The interval of the plain lines is 5 seconds, or
 `$AUGKIT_PROGRESS_SECONDS`. Nothing is printed at the end: commands print their own summary.
@@ -64,12 +65,17 @@ class Progress:
             self._next = now + self._seconds
 
     def line(self, now: float | None = None) -> str:
-        """`NAME: 120,000 lines (40%), 4,012 lines/s, 30 s elapsed[, detail]`."""
+        """`NAME: 120,000 lines[ of 300,000 (40%)], 4,012 lines/s, 30 s elapsed[, ETA 0:00:45][, detail]`."""
         elapsed = (now if now is not None else time.monotonic()) - self.started
-        share = f" ({self.count / self.total:.0%})" if self.total else ""
-        rate = f", {self.count / elapsed:,.0f} {self.unit}/s" if elapsed > 0 else ""
+        rate = self.count / elapsed if elapsed > 0 else 0.0
+        share = f" of {self.total:,} ({self.count / self.total:.0%})" if self.total else ""
+        speed = f", {rate:,.0f} {self.unit}/s" if rate else ""
+        eta = ""
+        if self.total and rate:
+            left = max(self.total - self.count, 0) / rate
+            eta = f", ETA {int(left) // 3600}:{int(left) % 3600 // 60:02d}:{int(left) % 60:02d}"
         detail = f", {self.detail()}" if self.detail is not None else ""
-        return f"{self.name}: {self.count:,} {self.unit}{share}{rate}, {elapsed:,.0f} s elapsed{detail}"
+        return f"{self.name}: {self.count:,} {self.unit}{share}{speed}, {elapsed:,.0f} s elapsed{eta}{detail}"
 
     def close(self) -> None:
         if self._bar is not None:

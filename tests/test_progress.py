@@ -19,8 +19,8 @@ def test_plain_lines_when_not_a_terminal():
         progress.update(2)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2
-    assert lines[1].startswith("augkit x: 4 lines (50%), ") and lines[1].endswith(" s elapsed, 3 tok/s")
-    assert " lines/s, " in lines[1]
+    assert lines[1].startswith("augkit x: 4 lines of 8 (50%), ") and lines[1].endswith(", 3 tok/s")
+    assert " lines/s, " in lines[1] and " s elapsed, ETA 0:00:" in lines[1]
 
 
 def test_nothing_before_the_interval_and_nothing_when_quiet(monkeypatch):
