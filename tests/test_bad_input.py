@@ -349,11 +349,12 @@ def test_jsonl_fields_of_the_labelled_and_training_readers(name, place, folder, 
     ("evaluate", "--model", "{folder}/cptt", "--data", "{input}"),
     ("cpt", "--model", "{folder}/cptt", "--data", "{input}", "--output", "{folder}/cpt2", "--max-steps", "1"),
     ("sft", "--model", "{folder}/cptt", "--data", "{input}", "--output", "{folder}/sft", "--max-steps", "1"),
+    ("sft", "--model", "tiny-qwen2", "--tokenizer", "{folder}/cptt", "--data", "{input}", "--output", "{folder}/sft"),
     ("tokenizer", "extend", "--model", "{folder}/cptt", "--data", "{input}", "--output", "{folder}/ext"),
     ("tokenizer", "report", "--tokenizer", "{folder}/cptt", "--data", "{input}"),
     ("layers", "--base", "{folder}/cptt", "--adapted", "{folder}/cpt", "--output", "{folder}/layers"),
     ("langid", "predict", "--model", "{folder}/cptt", "-i", "{input}"),
-], ids=lambda args: " ".join(args[:2]))
+], ids=lambda args: " ".join(args[:2] if args[1] != "--model" or "{" in args[2] else args[:1] + args[3:4]))
 def test_a_model_path_typo_fails_at_once(args, folder, capsys, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # the same message with and without a network
     (folder / "cpt").mkdir()
