@@ -244,7 +244,8 @@ def run_predict(args) -> int:
                     for decision in language_filter.decide(batch):
                         label, score = decision.scores[0] if decision.scores else (UNDETERMINED, 0.0)
                         labels[label] += 1
-                        dropped[decision.reason or ""] += 0 if decision.keep else 1
+                        if not decision.keep:
+                            dropped[decision.reason] += 1
                         yield f"{int(decision.keep)}\t{label}\t{score:.4f}"
                 else:
                     for scores in identifier.predict(batch, k=1):
@@ -255,7 +256,7 @@ def run_predict(args) -> int:
 
     count = formats.write_lines(args.output, lines())
     if not args.quiet:
-        print(_predict_summary(args, count, labels, +dropped), file=sys.stderr)
+        print(_predict_summary(args, count, labels, dropped), file=sys.stderr)
     if stats.replacements:
         print(f"augkit langid predict: {stats.summary(args.input)}", file=sys.stderr)
     return 0
