@@ -177,22 +177,15 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def read_texts(path: str | Path, max_lines: int | None = None) -> list[str]:
-    """Lines of a .txt file, or the sentences of a .conllu file (`# text =`, else the FORMs)."""
-    from augment.formats import format_from_path, read_conllu, read_lines
+def read_texts(path: str | Path, max_lines: int | None = None, errors: str = "strict", stats=None) -> list[str]:
+    """Lines of a .txt file, or the sentences of a .conllu file (`# text =`, else the FORMs);
+    `errors` and `stats` as in augment.formats."""
+    from itertools import islice
 
-    texts: list[str] = []
-    if format_from_path(path) == "conllu":
-        for sentence in read_conllu(path):
-            texts.append(sentence.metadata("text") or " ".join(row[1] for row in sentence.words()))
-            if max_lines is not None and len(texts) >= max_lines:
-                break
-    else:
-        for line in read_lines(path):
-            texts.append(line)
-            if max_lines is not None and len(texts) >= max_lines:
-                break
-    return texts
+    from augment.formats import format_from_path, iter_texts
+
+    fmt = "conllu" if format_from_path(path) == "conllu" else "txt"
+    return [text for _, text in islice(iter_texts(path, fmt, errors=errors, stats=stats), max_lines)]
 
 
 def default_schemes() -> list[str]:
@@ -203,12 +196,18 @@ def default_schemes() -> list[str]:
 
 
 def build_report(input_path: str | Path, reference_path: str | Path, schemes: Sequence[str] | None = None,
-                 max_lines: int | None = None, normalize: str | None = None, use_langid: bool = True) -> Report:
+                 max_lines: int | None = None, normalize: str | None = None, use_langid: bool = True,
+                 errors: str = "strict") -> Report:
     from augment.analyzers import clear_analyzers, get_analyzer
+    from augment.formats import DecodeStats
     from augment.transliterate import Transliterator
 
-    arabic = read_texts(input_path, max_lines)
-    reference = [line for line in read_texts(reference_path) if line.strip()]
+    notes = []
+    input_stats, reference_stats = DecodeStats(), DecodeStats()
+    arabic = read_texts(input_path, max_lines, errors, input_stats)
+    reference = [line for line in read_texts(reference_path, errors=errors, stats=reference_stats) if line.strip()]
+    notes += [stats.summary(path) for path, stats in ((input_path, input_stats), (reference_path, reference_stats))
+              if stats.replacements]
     if not arabic:
         raise AugkitError(f"{input_path}: no text to transliterate")
     if len(reference) < HELDOUT_EVERY:
@@ -219,7 +218,6 @@ def build_report(input_path: str | Path, reference_path: str | Path, schemes: Se
     lm = CharNgramLM().fit(train)
     vocabulary = {word for line in train for word in words(line)}
     subwords = SubwordModel(train)
-    notes = []
     language_filter = None
     if use_langid:
         try:

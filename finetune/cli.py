@@ -241,15 +241,28 @@ def _register_tokenizer(subparsers) -> None:
 
 
 def _run_tokenizer(args) -> int:
+    import sys
+
+    from augment.formats import check_outputs
     from finetune import data, tokenizer
 
+    if args.action == "train":
+        check_outputs([args.data], [Path(args.output) / "tokenizer.model", Path(args.output) / "tokenizer.vocab"])
+    elif args.action == "report":
+        check_outputs([args.data], [args.output])
     records = data.load_records(args.data, txt_unit=args.txt_unit)
     if args.action == "train":
-        path = tokenizer.train_sentencepiece(data.texts_of(records, args.text_field), args.output,
-                                             args.model_type, args.vocab_size, args.character_coverage, args.seed)
-        stats = tokenizer.fertility(tokenizer.PieceCounter(path), records, args.text_field)
+        texts = data.texts_of(records, args.text_field)
+        path = tokenizer.train_sentencepiece(texts, args.output, args.model_type, args.vocab_size,
+                                             args.character_coverage, args.seed)
+        counter = tokenizer.PieceCounter(path)
+        stats = tokenizer.fertility(counter, records, args.text_field)
         print(tokenizer.fertility_table(stats), end="")
-        print(f"tokenizer train: wrote {path}")
+        size = counter.processor.get_piece_size()
+        print(f"tokenizer train: wrote {path} ({size:,} pieces)")
+        if size < args.vocab_size:
+            print(f"augkit tokenizer train: the vocabulary has {size:,} pieces, not the {args.vocab_size:,} of "
+                  f"--vocab-size: {len(texts):,} texts hold no more", file=sys.stderr)
     elif args.action == "extend":
         from finetune import models
 

@@ -184,6 +184,9 @@ class PieceCounter:
         else:
             from transformers import AutoTokenizer
 
+            from augment.hub import locate_model
+
+            location = str(locate_model(location, "tokenizer"))
             try:
                 self.tokenizer = AutoTokenizer.from_pretrained(location)
             except OSError as error:

@@ -242,9 +242,7 @@ def test_a_step_runs_on_a_numpy_column_batch_as_ray_map_batches_hands_it_out():
     assert from_columns(to_columns(output.kept)) == output.kept
 
 
-# augment.formats is every reader's decoder (the corpus readers use it too); the BOM handling lands
-# there with the h-cliio branch. Strict: once it is merged this passes, and the marker must go.
-@pytest.mark.xfail(strict=True, reason="needs augment.formats to strip a UTF-8 BOM and decode or refuse UTF-16/32")
+# augment.formats is every reader's decoder, the corpus readers' too.
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
 @pytest.mark.parametrize("fmt", ["txt", "jsonl"])
 def test_a_bom_is_removed_and_utf16_or_utf32_is_decoded_or_refused_in_one_line(tmp_path, encoding, fmt):

@@ -7,8 +7,12 @@ import subprocess
 import sys
 
 import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from augment.errors import AugkitError, InputError
+from augment.formats import DecodeStats
 from augment.langid import (
     MODELS_DIR,
     REASONS,
@@ -22,6 +26,7 @@ from augment.langid import (
     sample,
     train_model,
 )
+from augment.languages import script_share
 
 # Written for these tests (not taken from any corpus).
 MALTESE = [
@@ -239,6 +244,49 @@ def test_recommended_configuration_and_signature():
     assert LanguageFilter.for_target("mt").decide([MALTESE[2]])[0].keep
 
 
+def test_target_filter_rejects_text_in_another_script(general):
+    # The Maltese verifier saw only Latin script; it accepted short Arabic before the script check.
+    arabic = ["سطر", "مرحبا", "نعم", "ذهب الولد إلى المدرسة"]
+    maltese = LanguageFilter.for_target("mt")
+    assert [(d.keep, d.reason) for d in maltese.decide(arabic)] == [(False, "wrong_script")] * 4
+    assert "script:Latn>=0.25" in maltese.signature()
+    # Mostly Latin letters pass to the models; digits and punctuation are not letters.
+    mixed = [f"{MALTESE[0]} (سطر)", "12 + 30 = 42", ""]
+    decisions = maltese.decide(mixed)
+    assert decisions[0].keep and decisions[1].reason != "wrong_script" and decisions[2].reason == "no_language"
+    # Every target takes its script from its FLORES code; the plain constructor checks nothing.
+    assert LanguageFilter.for_target("bo").decide(["Il-kelb"])[0].reason == "wrong_script"
+    assert LanguageFilter.for_target("ar").decide(["ذهب الولد إلى المدرسة"])[0].keep
+    # A Han character does the work of several Latin letters: Latin names do not make Chinese "Latin".
+    names = "Goffredo Petrassi的兩個學生、Ennio Morricone以及Bruno Nicolai在聖塞西莉亞音樂學校見面了。"
+    assert 0.25 < script_share(names, "Hant") < 0.5 and LanguageFilter.for_target("zho_Hant").decide([names])[0].keep
+    without = LanguageFilter("mt", identifier=general)
+    assert without.min_script_share is None and "script:" not in without.signature()
+
+
+def test_script_share_counts_letters_of_the_script(general):
+    assert script_share("سطر", "Latn") == 0.0 and script_share("Il-kelb", "Latn") == 1.0
+    assert script_share("42 ... !", "Latn") is None  # no letters
+    assert script_share("بِسْمِ", "Arab") == 1.0  # harakat are script-neutral marks, not letters
+    assert script_share("བོད་ཡིག", "Tibt") == 1.0  # subjoined letters and vowel signs belong to Tibetan
+    assert script_share("日本語のテキスト", "Jpan") == 1.0 and script_share("日本語のテキスト", "Hans") == 3 / 8
+    assert script_share("ab سط", "Latn") == 0.5
+    with pytest.raises(AugkitError, match="unknown script 'Xyzw'"):
+        script_share("a", "Xyzw")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aħ Ż1,\u0628\u064e\u0f40\u0fb1\u4e2d\u3042\u30a2\u0301\u200d"), max_size=12),
+       st.sampled_from(["Latn", "Arab", "Tibt", "Hans", "Jpan"]))
+def test_script_share_equals_counting_letter_by_letter(text, script_code):
+    # The reference counts single characters: letters and script-specific marks, not Inherited marks.
+    properties = {"Hans": ["Han"], "Jpan": ["Han", "Hiragana", "Katakana"]}.get(script_code, [script_code])
+    letters = [c for c in text if regex.match(r"[\p{L}\p{M}]", c) and not regex.match(r"\p{sc=Zinh}", c)]
+    inside = [c for c in letters if any(regex.match(rf"\p{{sc={name}}}", c) for name in properties)]
+    expected = len(inside) / len(letters) if letters else None
+    assert script_share(text, script_code) == expected
+
+
 def test_a_label_without_script_accepts_every_script_of_its_language(general):
     # lid.176 says `zh` for Simplified and Traditional alike; it comes back as zho_Hans.
     traditional = "這是一個關於西藏歷史和文化的句子。"
@@ -265,22 +313,29 @@ def test_filter_configuration_errors(general, tiny_model):
 
 def test_read_labelled_formats_and_errors(tmp_path):
     conllu = tmp_path / "a.conllu"
-    conllu.write_text("# sent_id = 1\n# text = Il-kelb tiegħi.\n1\tIl-kelb\n\n# text = Bonġu.\n", encoding="utf-8")
+    token = "\t".join(["1", "Il-kelb", *"_" * 8])
+    conllu.write_text(f"# sent_id = 1\n# text = Il-kelb tiegħi.\n{token}\n\n# text = Bonġu.\n", encoding="utf-8")
     assert read_labelled(f"mt={conllu}") == ("mlt_Latn", ["Il-kelb tiegħi.", "Bonġu."])
     jsonl = tmp_path / "b.jsonl"
-    jsonl.write_text('{"en": "Hello there", "bo": "x"}\n\n{"en": "Good day"}\n', encoding="utf-8")
+    jsonl.write_text('{"en": "Hello there", "bo": "x"}\n\n{"en": "Good day"}\n{"en": null}\n', encoding="utf-8")
     assert read_labelled(f"en={jsonl}:en") == ("eng_Latn", ["Hello there", "Good day"])
     text = tmp_path / "c.txt"
-    text.write_text("one\n\ntwo\n", encoding="utf-8")
+    text.write_bytes("one\n\ntwo\n".encode("utf-16"))  # with a BOM; every reader decodes through augment.formats
     assert read_labelled(f"it={text}") == ("ita_Latn", ["one", "two"])
-    with pytest.raises(InputError, match=r"b.jsonl:1: no text field 'bo_en'"):
+    table = tmp_path / "d.csv"
+    table.write_text("id,text\n1,Bonġu\n", encoding="utf-8")
+    assert read_labelled(f"mt={table}") == ("mlt_Latn", ["Bonġu"])
+    with pytest.raises(InputError, match=r"b.jsonl:1: no column 'bo_en'; columns: en, bo"):
         read_labelled(f"en={jsonl}:bo_en")
     with pytest.raises(AugkitError, match="needs the text field"):
         read_labelled(f"en={jsonl}")
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine\nbroken \xff here\n")
-    with pytest.raises(InputError, match=r"bad.txt:2: invalid UTF-8"):
+    with pytest.raises(InputError, match=r"bad.txt:2 \(byte 12\): invalid UTF-8"):
         read_labelled(f"mt={bad}")
+    stats = DecodeStats()
+    assert read_labelled(f"mt={bad}", "replace", stats) == ("mlt_Latn", ["fine", "broken \ufffd here"])
+    assert stats.replacements == 1
     with pytest.raises(AugkitError, match="LANG=PATH"):
         read_labelled(str(text))
 

@@ -186,7 +186,11 @@ def test_bad_jsonl_and_bad_cell_types_name_the_line(tmp_path, capsys):
     source = tmp_path / "in.jsonl"
     source.write_text('{"text": "a"}\n{"text": 3}\n', encoding="utf-8")
     code, _, err = run(["transliterate", "-i", str(source)], capsys)
-    assert code == 2 and "row 2: column 'text' holds int" in err
+    assert code == 2 and f"{source}:2: column 'text' holds int" in err
+    table = tmp_path / "in.parquet"
+    write_table(table, "parquet", Table(["text"], [{"text": 2}, {"text": 3}]))
+    code, _, err = run(["transliterate", "-i", str(table)], capsys)
+    assert code == 2 and f"{table}: row 1: column 'text' holds int" in err
     source.write_text('{"text": "a"}\n{"text": \n', encoding="utf-8")
     code, _, err = run(["transliterate", "-i", str(source)], capsys)
     assert code == 2 and f"{source}:2: invalid JSON" in err

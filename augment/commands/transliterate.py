@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from augment.cli import add_errors_option
 from augment.errors import InputError
 
 BATCH_LINES = 10_000  # lines per transliterate_many call: large enough to amortise, small enough to stream
@@ -30,9 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("--normalize", choices=["none", "arabic"], default="none",
                         help="normalise the input first (NFC with shadda kept before the vowel, Persian/Urdu "
                              "look-alikes, tatweel); off by default so that chartx matches the published system")
-    parser.add_argument("--errors", choices=["strict", "replace"], default="strict",
-                        help="invalid UTF-8: stop with its file and byte offset (strict), or replace it with "
-                             "U+FFFD and report the count (replace)")
+    add_errors_option(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary on stderr")
     parser.set_defaults(func=run)
 
@@ -43,6 +42,7 @@ def run(args) -> int:
     from augment.transliterate import Transliterator
 
     fmt = args.format or formats.format_from_path(args.input)
+    formats.check_outputs([args.input], [args.output])
     transliterator = Transliterator(args.scheme, normalize=args.normalize)
     if not args.quiet:
         for warning in transliterator.scheme.warnings:
@@ -63,27 +63,14 @@ def run(args) -> int:
         if analysis:
             print(f"augkit transliterate: {analysis}", file=sys.stderr)
     if stats.replacements:
-        print(f"augkit transliterate: {stats.replacements:,} invalid UTF-8 sequence(s) in {args.input} replaced "
-              f"by U+FFFD (first at byte {stats.first_offset})", file=sys.stderr)
+        print(f"augkit transliterate: {stats.summary(args.input)}", file=sys.stderr)
     return 0
 
 
 def _progress(args, unit: str):
-    from tqdm import tqdm
+    from augment.progress import Progress
 
-    # Only for long runs (delay) and only on a terminal (disable=None), so pipes and logs stay clean.
-    return tqdm(unit=f" {unit}", delay=2.0, disable=True if args.quiet else None, file=sys.stderr)
-
-
-def _batches(items, size: int):
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return Progress("augkit transliterate", unit, quiet=args.quiet)
 
 
 def _txt(transliterator, args, stats) -> int:
@@ -92,7 +79,7 @@ def _txt(transliterator, args, stats) -> int:
     lines = formats.read_lines(args.input, args.errors, stats)
     with _progress(args, "lines") as bar:
         def outputs():
-            for batch in _batches(lines, BATCH_LINES):
+            for batch in formats.batched(lines, BATCH_LINES):
                 yield from transliterator.transliterate_many(batch)
                 bar.update(len(batch))
 
@@ -112,12 +99,13 @@ def _conllu(transliterator, args, stats) -> int:
         return formats.write_conllu(args.output, outputs())
 
 
-def _check_values(path, column: str, values: list, numbers: list[int]) -> None:
+def _check_values(path, column: str, values: list, numbers: list[int], lines: bool) -> None:
+    """`numbers` are file lines (jsonl) or row numbers (`lines=False`: csv, tsv, parquet)."""
     for number, value in zip(numbers, values, strict=True):
         if value is not None and not isinstance(value, str) and not (
                 isinstance(value, list) and all(isinstance(token, str) for token in value)):
-            raise InputError(path, f"row {number}: column {column!r} holds {type(value).__name__}; "
-                             "expected a string or a list of string tokens")
+            problem = f"column {column!r} holds {type(value).__name__}; expected a string or a list of string tokens"
+            raise InputError(path, problem, line=number) if lines else InputError(path, f"row {number}: {problem}")
 
 
 def _transliterate_values(transliterator, values: list) -> list:
@@ -156,13 +144,13 @@ def _jsonl(transliterator, args, stats) -> int:
     rows = formats.iter_jsonl(args.input, args.errors, stats)
     with _progress(args, "rows") as bar:
         def lines():
-            for batch in _batches(rows, BATCH_LINES):
+            for batch in formats.batched(rows, BATCH_LINES):
                 for number, row in batch:
                     if column not in row:
                         raise InputError(args.input, f"no column {column!r}; columns: {', '.join(row) or '(none)'}",
                                          line=number)
                 values = [row[column] for _, row in batch]
-                _check_values(args.input, column, values, [number for number, _ in batch])
+                _check_values(args.input, column, values, [number for number, _ in batch], lines=True)
                 for (_, row), output in zip(batch, _transliterate_values(transliterator, values), strict=True):
                     yield json.dumps(_with_column(row, column, target, output), ensure_ascii=False)
                 bar.update(len(batch))
@@ -180,7 +168,7 @@ def _table(transliterator, args, fmt: str, stats) -> int:
         raise InputError(args.input, f"no column {column!r}; columns: {', '.join(table.columns) or '(none)'}")
     target = column if args.replace else f"{column}_{transliterator.scheme.name}"
     values = [row.get(column) for row in table.rows]
-    _check_values(args.input, column, values, list(range(1, len(values) + 1)))
+    _check_values(args.input, column, values, list(range(1, len(values) + 1)), lines=False)
     with _progress(args, "rows") as bar:
         outputs = _transliterate_values(transliterator, values)
         bar.update(len(values))

@@ -13,8 +13,6 @@ from augment.errors import AugkitError
 from augment.languages import script as language_script
 from corpora.stage import Record, StageOutput
 
-# Han is written with several ISO 15924 codes; the Unicode script property knows only `Han`.
-_SCRIPT_PROPERTY = {"Hans": "Han", "Hant": "Han", "Hani": "Han", "Jpan": "Han", "Kore": "Hangul"}
 _PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
 
 
@@ -90,11 +88,6 @@ def check_script(script: str | None) -> None:
     """ValueError unless `script` is None (take it from `lang`) or looks like an ISO 15924 code."""
     if script is not None and not (isinstance(script, str) and re.fullmatch(r"[A-Z][a-z]{3}", script)):
         raise ValueError(f"script must be an ISO 15924 code such as Latn, Arab or Tibt, not {script!r}")
-
-
-def script_property(script: str) -> str:
-    """The Unicode script property name for an ISO 15924 code (`Hans` -> `Han`, `Latn` -> `Latn`)."""
-    return _SCRIPT_PROPERTY.get(script, script)
 
 
 def derive(record: Record, new_id: str, parents: list[str], meta: dict | None = None, **fields: Any) -> Record:
