@@ -26,11 +26,11 @@ from augment import __version__
 from augment.engine import (
     CACHE_SIZE,
     RuleEngine,
-    buckwalter_token,
+    buckwalter,
     postprocess,
     postprocess_text_lines,
     postprocess_words,
-    starts_arabic,
+    token_test,
 )
 from augment.errors import AugkitError
 from augment.normalize import get_normalizer
@@ -68,6 +68,8 @@ class Transliterator:
                  f"tok:{self.scheme.tokenizer}"]
         if self.scheme.analyzer:
             parts.append(f"analyzer:{self.scheme.analyzer}")
+        if self.scheme.token_test != "published":
+            parts.append(f"test:{self.scheme.token_test}")
         if self.scheme.transform == "uroman":
             from importlib.metadata import version
 
@@ -114,16 +116,25 @@ class Transliterator:
         if missing:
             self._remember(list(missing))
         lookup = cache.__getitem__
-        return postprocess_text_lines([" ".join(map(lookup, words)) for words in split], rule_set)
+        try:
+            lines = [" ".join(map(lookup, words)) for words in split]
+        except TypeError:  # a word without tokens (only separators such as ZWNJ) is None: it adds nothing
+            lines = [" ".join([output for output in map(lookup, words) if output is not None]) for words in split]
+        return postprocess_text_lines(lines, rule_set)
 
     def transliterate_tokens(self, tokens: Sequence[str]) -> list[str]:
-        """Token mode: one output token per input token, each post-processed alone."""
+        """Token mode: one output token per input token, each post-processed alone.
+
+        As published, the Maltese post-processing runs on each token, while detokenisation (the
+        baselines' only step) is a step of joined text: the baselines return tokens as rewritten.
+        """
         tokens = list(tokens)
         if self._normalizer is not None:
             tokens = [self._normalizer(token) for token in tokens]
         if self._preprocess is not None:
             tokens = self._preprocess(tokens)
-        cache, rule_set = self._token_cache, self.scheme.postprocess
+        cache = self._token_cache
+        rule_set = "none" if self.scheme.postprocess == "detokenize" else self.scheme.postprocess
         if len(cache) > self._cache_size:
             cache.clear()
         for token in set(tokens).difference(cache):
@@ -148,17 +159,22 @@ class Transliterator:
 
     def _remember(self, words: list[str]) -> None:
         """Cache the outputs of distinct whitespace-free words: each word's token rewrites joined by
-        spaces, with the post-processing steps that stay inside words."""
+        spaces, with the post-processing steps that stay inside words; None for a word without tokens."""
         cache, rule_set = self._word_cache, self.scheme.postprocess
         if self.engine is None or not self.engine.batchable:
             rewrite = self._rewrite_token
-            cache.update((word, postprocess_words(" ".join(map(rewrite, tokenize(word))), rule_set)) for word in words)
+            for word in words:
+                tokens = tokenize(word)
+                cache[word] = postprocess_words(" ".join(map(rewrite, tokens)), rule_set) if tokens else None
             return
         # One C-level pass per rule over each group of words, instead of one per token; neither
         # the rules nor postprocess_words ever match across the newlines between words.
         for group, plan in self.engine.partition("\n".join(words)):
-            outputs = postprocess_words(self.engine.rewrite_marked(mark_lines(group), plan), rule_set)
-            cache.update(zip(group.split("\n"), outputs.split("\n"), strict=True))
+            marked = mark_lines(group).split("\n")
+            outputs = postprocess_words(self.engine.rewrite_marked("\n".join(marked), plan), rule_set).split("\n")
+            cache.update(zip(group.split("\n"), [output if tokens else None
+                                                 for output, tokens in zip(outputs, marked, strict=True)],
+                             strict=True))
 
     def _token_transform(self, cache_size: int) -> Callable[[str], str]:
         """The memoised per-token rewrite of the scheme's transform."""
@@ -166,15 +182,20 @@ class Transliterator:
         if transform == "rules":
             self.engine = RuleEngine([(rule.pattern, rule.output) for rule in self.scheme.rules], cache_size)
             return self.engine.rewrite_token
-        if transform == "buckwalter":
-            return lru_cache(maxsize=cache_size)(buckwalter_token)
-        if transform == "uroman":
-            romanizer, language = _uroman(), self.scheme.source_language
+        if transform in ("buckwalter", "uroman"):
+            applies = token_test(self.scheme.token_test)
+            if transform == "buckwalter":
+                convert = buckwalter
+            else:
+                romanizer, language = _uroman(), self.scheme.source_language
 
-            def romanize(token: str) -> str:
-                return romanizer.romanize_string(token, lcode=language) if starts_arabic(token) else token
+                def convert(token: str) -> str:
+                    return romanizer.romanize_string(token, lcode=language)
 
-            return lru_cache(maxsize=cache_size)(romanize)
+            def baseline(token: str) -> str:
+                return convert(token) if applies(token) else token
+
+            return lru_cache(maxsize=cache_size)(baseline)
         return str  # identity
 
     def _analyzer_hook(self) -> Callable[[list[str]], list[str]] | None:
