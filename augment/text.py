@@ -58,6 +58,17 @@ def _ranges(codes: list[int]) -> str:
     return "".join(parts)
 
 
+def _class(codes: list[int]) -> str:
+    """A pattern for one character of `codes`. `re` looks a BMP-only class up in a table but scans
+    the ranges of a class with astral characters one by one (10x slower on Arabic text), so astral
+    characters get their own class, tried only for an astral character."""
+    bmp, astral = [c for c in codes if c < 0x10000], [c for c in codes if c >= 0x10000]
+    return f"(?:[{_ranges(bmp)}]|{_ASTRAL}[{_ranges(astral)}])"
+
+
+_ASTRAL = "(?=[\U00010000-\U0010ffff])"
+
+
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[re.Pattern, re.Pattern]:
     """(one token outside emoji sequences, a run of separator characters other than newline)."""
@@ -70,8 +81,11 @@ def _patterns() -> tuple[re.Pattern, re.Pattern]:
             single.append(code)
         elif code != 10:
             separator.append(code)
-    token = re.compile(f"[{_ranges(single)}]|[{_ranges(word)}]+")
-    return token, re.compile(f"[{_ranges(separator)}]+")
+    bmp_word = f"[{_ranges([c for c in word if c < 0x10000])}]"
+    # A run of word characters: BMP ones as one table-driven repeat, astral ones in between.
+    run = f"(?:{bmp_word}+|{_class(word)})(?:{bmp_word}*{_ASTRAL}{_class(word)})*{bmp_word}*"
+    token = re.compile(f"{_class(single)}|{run}")
+    return token, re.compile(f"{_class(separator)}+")
 
 
 def tokenize(text: str) -> list[str]:
