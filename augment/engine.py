@@ -72,9 +72,16 @@ SUN_LETTERS = "lċdnrstxzż"
 
 _CAPITAL = re.compile(r"\^([^\s\w]*)([\w])")
 _DOUBLED_VOWEL = re.compile(r"([aeiou]|ie)\1", re.IGNORECASE)
+# The characters that case-insensitive [aeiou] matches besides a e i o u (Python's re folds İ and ı
+# to i). Without them and without `ieie`, the one-pass regex only ever joins a pair of one
+# lower-case vowel, which str.replace does in C (Python 3.11's re.sub expands `\1` in Python per match).
+_VOWEL_CASE_VARIANTS = re.compile("[AEIOU\u0130\u0131]")
 _CONTRACTIONS = tuple((re.compile(r"(^|\s+)" + old, re.IGNORECASE), r"\1" + new) for old, new in CONTRACTIONS)
-# Only the first contraction lacks a hyphen; case-insensitive `ħ` matches only ħ and Ħ.
-_BI_HAL = _CONTRACTIONS[0][0]
+# Only the first contraction lacks a hyphen. A text where it can match holds `i ħal` (any case):
+# a search that re runs 10x faster than the contraction's own, on texts where ħal is frequent;
+# `(?<!\S)` finds the same matches as `(^|\s+)` (the whitespace it would take is kept) in half the time.
+_I_HAL = re.compile("i ħal", re.IGNORECASE)
+_BI_HAL = re.compile(r"(?<!\S)bi ħal", re.IGNORECASE)
 _ARTICLE_STEPS = _CONTRACTIONS[1:] + (
     (re.compile(r"(^|\s+)bil-(a|e|i|o|u|h|għ)", re.IGNORECASE), r"\1bl-\2"),
     (re.compile(r"(^|\s+)fil-(a|e|i|o|u|h|għ)", re.IGNORECASE), r"\1fl-\2"),
@@ -109,7 +116,11 @@ def postprocess_words(text: str, rule_set: str) -> str:
     if rule_set == "maltese":
         if "^" in text:
             text = _CAPITAL.sub(_capitalise, text)
-        return _DOUBLED_VOWEL.sub(r"\1", text)
+        if "ieie" in text or _VOWEL_CASE_VARIANTS.search(text):
+            return _DOUBLED_VOWEL.sub(r"\1", text)
+        for vowel in "aeiou":
+            text = text.replace(vowel + vowel, vowel)
+        return text
     if rule_set in ("detokenize", "none"):
         return text
     raise AugkitError(f"unknown post-processing rule set {rule_set!r}; known: maltese, detokenize, none")
@@ -123,8 +134,8 @@ def postprocess_text(text: str, rule_set: str, detokenize: Callable[[str], str] 
     if rule_set == "none":
         return text
     if rule_set == "maltese":
-        if "ħ" in text or "Ħ" in text:
-            text = _BI_HAL.sub(r"\1bħal", text)
+        if _I_HAL.search(text):
+            text = _BI_HAL.sub("bħal", text)
         if "-" in text:  # every later pattern holds a hyphen
             for pattern, replacement in _ARTICLE_STEPS:
                 text = pattern.sub(replacement, text)
@@ -157,7 +168,12 @@ def postprocess_text_lines(lines: list[str], rule_set: str) -> list[str]:
     joined = "\n".join(lines)
     if joined.count("\n") != len(lines) - 1:
         return [postprocess_text(line, rule_set) for line in lines]
-    return postprocess_text(joined, rule_set, _detokenize_lines).split("\n")
+    return postprocess_joined_lines(joined, rule_set).split("\n")
+
+
+def postprocess_joined_lines(text: str, rule_set: str) -> str:
+    """`postprocess_text` of each line of `text`, newlines kept (lines must not hold other newlines)."""
+    return postprocess_text(text, rule_set, _detokenize_lines)
 
 
 class RuleEngine:

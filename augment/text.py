@@ -25,24 +25,23 @@ import re
 import sys
 import unicodedata
 from functools import lru_cache
+from typing import NamedTuple
 
 from augment.schemes import END, SCHEMES_DIR, START
 
 EMOJI_SEQUENCES_FILE = SCHEMES_DIR / "tokenizer" / "camel_emoji_sequences.tsv"
 
-_MARKED_TOKEN = START + r"\g<0>" + END
-
 
 @lru_cache(maxsize=1)
-def _emoji_sequences() -> tuple[frozenset[str], int, re.Pattern]:
-    """(the sequences, the longest length, a pattern for the characters that can follow a sequence's first)."""
+def _emoji_sequences() -> tuple[frozenset[str], int, str]:
+    """(the sequences, the longest length, the characters that can follow a sequence's first)."""
     lines = EMOJI_SEQUENCES_FILE.read_text(encoding="utf-8").split("\n")
     sequences = frozenset("".join(chr(int(point, 16)) for point in line.split())
                           for line in lines if line and not line.startswith("#") and line != "code_points")
     # A sequence can only match where its second character follows: a word without any of
     # these characters cannot hold one (skin tones, ZWJ, FE0F, keycap, regional indicators, tags).
     seconds = "".join(sorted({sequence[1] for sequence in sequences}))
-    return sequences, max(map(len, sequences)), re.compile(f"[{re.escape(seconds)}]")
+    return sequences, max(map(len, sequences)), seconds
 
 
 def _ranges(codes: list[int]) -> str:
@@ -69,9 +68,18 @@ def _class(codes: list[int]) -> str:
 _ASTRAL = "(?=[\U00010000-\U0010ffff])"
 
 
+class _Patterns(NamedTuple):
+    token: re.Pattern  # one token outside emoji sequences
+    # For text with astral characters / BMP-only text (whose classes `re` looks up in a table):
+    separators: tuple[re.Pattern, re.Pattern]  # a run of characters that separate tokens, but newline
+    emoji: tuple[re.Pattern, re.Pattern]  # a character that can follow an emoji sequence's first
+
+
+_ASTRAL_CHARACTER = re.compile("[\U00010000-\U0010ffff]")
+
+
 @lru_cache(maxsize=1)
-def _patterns() -> tuple[re.Pattern, re.Pattern]:
-    """(one token outside emoji sequences, a run of separator characters other than newline)."""
+def _patterns() -> _Patterns:
     word, single, separator = [], [], []
     for code in range(sys.maxunicode + 1):
         major = unicodedata.category(chr(code))[0]
@@ -84,16 +92,24 @@ def _patterns() -> tuple[re.Pattern, re.Pattern]:
     bmp_word = f"[{_ranges([c for c in word if c < 0x10000])}]"
     # A run of word characters: BMP ones as one table-driven repeat, astral ones in between.
     run = f"(?:{bmp_word}+|{_class(word)})(?:{bmp_word}*{_ASTRAL}{_class(word)})*{bmp_word}*"
-    token = re.compile(f"{_class(single)}|{run}")
-    return token, re.compile(f"{_class(separator)}+")
+    seconds = [ord(c) for c in _emoji_sequences()[2]]
+    return _Patterns(
+        token=re.compile(f"{_class(single)}|{run}"),
+        separators=(re.compile(f"{_class(separator)}+"), re.compile(f"[{_ranges([c for c in separator if c < 0x10000])}]+")),
+        emoji=(re.compile(_class(seconds)), re.compile(f"[{_ranges([c for c in seconds if c < 0x10000])}]")),
+    )
+
+
+def _pick(patterns: tuple[re.Pattern, re.Pattern], text: str) -> re.Pattern:
+    return patterns[0] if _ASTRAL_CHARACTER.search(text) else patterns[1]
 
 
 def tokenize(text: str) -> list[str]:
     """Split `text` into the scheme tokens described in the module docstring."""
-    token, _ = _patterns()
-    if _emoji_sequences()[2].search(text):
-        return _tokenize_with_emoji(text, token)
-    return token.findall(text)
+    patterns = _patterns()
+    if _pick(patterns.emoji, text).search(text):
+        return _tokenize_with_emoji(text, patterns.token)
+    return patterns.token.findall(text)
 
 
 def _tokenize_with_emoji(text: str, token: re.Pattern) -> list[str]:
@@ -117,7 +133,14 @@ def _tokenize_with_emoji(text: str, token: re.Pattern) -> list[str]:
     return tokens
 
 
-_EDGE_SPACE = re.compile(r"^ | $", re.MULTILINE)
+@lru_cache(maxsize=1)
+def _punctuation_or_symbol() -> re.Pattern:
+    """One punctuation or symbol character, captured (for `split`)."""
+    return re.compile("(" + _class([code for code in range(sys.maxunicode + 1)
+                                    if unicodedata.category(chr(code))[0] in "PS"]) + ")")
+
+
+_EMPTY_LINE = re.compile(f"^{START}{END}$", re.MULTILINE)
 
 
 def mark_lines(text: str) -> str:
@@ -126,13 +149,21 @@ def mark_lines(text: str) -> str:
     """
     if not text:
         return text
-    token, separators = _patterns()
-    if _emoji_sequences()[2].search(text):
-        return "\n".join(" ".join(START + piece + END for piece in _tokenize_with_emoji(word, token))
+    patterns = _patterns()
+    astral = _ASTRAL_CHARACTER.search(text) is not None
+    if patterns.emoji[not astral].search(text):
+        return "\n".join(" ".join(START + piece + END for piece in _tokenize_with_emoji(word, patterns.token))
                          for word in text.split("\n"))
-    if not separators.search(text):
-        return token.sub(_MARKED_TOKEN, text).replace(END + START, END + " " + START)
-    # Separators (dropped) become one space, every token is wrapped, neighbours get a space
-    # between them, and the spaces left at a word's edges go.
-    marked = token.sub(_MARKED_TOKEN, separators.sub(" ", text)).replace(END + START, END + " " + START)
-    return _EDGE_SPACE.sub("", marked)
+    separators = patterns.separators[not astral]
+    # All in C, without a Python call per token: separators close the token and open the next,
+    # each punctuation or symbol character becomes a token of its own (split around it, joined
+    # back with a marker pair), every word is wrapped, then the empty tokens this leaves at edges
+    # and between neighbours are dropped.
+    if separators.search(text):
+        text = separators.sub(f"{END} {START}", text)
+    text = f"{END} {START}".join(_punctuation_or_symbol().split(text))
+    marked = START + text.replace("\n", f"{END}\n{START}") + END
+    if START + END in marked:
+        marked = marked.replace(f"{START}{END} ", "").replace(f" {START}{END}", "")
+        marked = _EMPTY_LINE.sub("", marked)
+    return marked

@@ -28,7 +28,8 @@ from augment.engine import (
     RuleEngine,
     buckwalter,
     postprocess,
-    postprocess_text_lines,
+    postprocess_joined_lines,
+    postprocess_text,
     postprocess_words,
     token_test,
 )
@@ -41,6 +42,10 @@ from augment.text import mark_lines, tokenize
 # amortise the per-batch passes, small enough for the batch strings to stay in the CPU cache
 # (measured fastest on the benchmark corpora, 18% faster than one batch).
 CHUNK_CHARS = 8192
+# A chunk's lines are joined around this word: a Unicode noncharacter, never in interchanged text
+# (and checked for), which the word cache maps to a newline.
+_LINE_BREAK = "\ufdd2"
+_LINE_BREAK_WORD = f" {_LINE_BREAK} "
 
 
 class Transliterator:
@@ -53,7 +58,8 @@ class Transliterator:
         self._cache_size = cache_size
         self.engine: RuleEngine | None = None
         self._rewrite_token = self._token_transform(cache_size)
-        self._word_cache: dict[str, str] = {}  # text mode: word -> rewrite + word-level post-processing
+        # text mode: word -> rewrite + word-level post-processing (None: the word has no tokens)
+        self._word_cache: dict[str, str | None] = {_LINE_BREAK: "\n"}
         self._token_cache: dict[str, str] = {}  # token mode: token -> rewrite + post-processing
         self._preprocess = self._analyzer_hook()
 
@@ -105,22 +111,34 @@ class Transliterator:
     def _transliterate_chunk(self, texts: list[str]) -> list[str]:
         # Tokens never span whitespace, so each whitespace-separated word is rewritten once (with
         # the post-processing steps that stay inside words) and remembered; joining the words'
-        # outputs with single spaces joins all tokens with single spaces.
-        rule_set = self.scheme.postprocess
-        split = [text.split() for text in texts]
+        # outputs with single spaces joins all tokens with single spaces. The chunk is one string
+        # whose lines are separated by a line-break word: a constant number of C-level passes
+        # (split, set difference, a join of cached outputs, the post-processing) whatever its size.
+        if not texts:
+            return []
+        joined = _LINE_BREAK_WORD.join(texts)
+        if joined.count(_LINE_BREAK) != len(texts) - 1:  # the text holds the line-break character itself
+            return [self._transliterate_chunk([text])[0] for text in texts]
+        words = joined.split()
         cache = self._word_cache
-        missing = set().union(*split).difference(cache)
+        missing = set(words).difference(cache)
         if len(cache) + len(missing) > self._cache_size:
             cache.clear()
-            missing = set().union(*split)
+            cache[_LINE_BREAK] = "\n"
+            missing = set(words).difference(cache)
         if missing:
             self._remember(list(missing))
-        lookup = cache.__getitem__
         try:
-            lines = [" ".join(map(lookup, words)) for words in split]
+            output = " ".join(map(cache.__getitem__, words))
         except TypeError:  # a word without tokens (only separators such as ZWNJ) is None: it adds nothing
-            lines = [" ".join([output for output in map(lookup, words) if output is not None]) for words in split]
-        return postprocess_text_lines(lines, rule_set)
+            output = " ".join([piece for piece in map(cache.__getitem__, words) if piece is not None])
+        if output.count("\n") != len(texts) - 1:  # a word's output holds a newline: line by line
+            return [postprocess_text(" ".join(piece for piece in map(cache.__getitem__, text.split())
+                                              if piece is not None), self.scheme.postprocess) for text in texts]
+        # Each line break has a joining space on its left and one on its right (one, shared, around
+        # an empty line; none at the ends): drop the one on the left, then the one on the right.
+        output = output.replace(" \n", "\n").replace("\n ", "\n")
+        return postprocess_joined_lines(output, self.scheme.postprocess).split("\n")
 
     def transliterate_tokens(self, tokens: Sequence[str]) -> list[str]:
         """Token mode: one output token per input token, each post-processed alone.
@@ -170,11 +188,11 @@ class Transliterator:
         # One C-level pass per rule over each group of words, instead of one per token; neither
         # the rules nor postprocess_words ever match across the newlines between words.
         for group, plan in self.engine.partition("\n".join(words)):
-            marked = mark_lines(group).split("\n")
-            outputs = postprocess_words(self.engine.rewrite_marked("\n".join(marked), plan), rule_set).split("\n")
-            cache.update(zip(group.split("\n"), [output if tokens else None
-                                                 for output, tokens in zip(outputs, marked, strict=True)],
-                             strict=True))
+            marked = mark_lines(group)
+            outputs = postprocess_words(self.engine.rewrite_marked(marked, plan), rule_set).split("\n")
+            if not marked or "\n\n" in marked or marked[0] == "\n" or marked[-1] == "\n":  # words without tokens
+                outputs = [output if tokens else None for output, tokens in zip(outputs, marked.split("\n"), strict=True)]
+            cache.update(zip(group.split("\n"), outputs, strict=True))
 
     def _token_transform(self, cache_size: int) -> Callable[[str], str]:
         """The memoised per-token rewrite of the scheme's transform."""
