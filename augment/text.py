@@ -68,11 +68,18 @@ def _class(codes: list[int]) -> str:
 _ASTRAL = "(?=[\U00010000-\U0010ffff])"
 
 
+@lru_cache(maxsize=1)
+def _emoji_firsts() -> frozenset[str]:
+    return frozenset(sequence[0] for sequence in _emoji_sequences()[0])
+
+
 class _Patterns(NamedTuple):
     token: re.Pattern  # one token outside emoji sequences
     # For text with astral characters / BMP-only text (whose classes `re` looks up in a table):
     separators: tuple[re.Pattern, re.Pattern]  # a run of characters that separate tokens, but newline
     emoji: tuple[re.Pattern, re.Pattern]  # a character that can follow an emoji sequence's first
+    emoji_lines: re.Pattern  # a line holding such a character
+    plain_lines: re.Pattern  # a line without
 
 
 _ASTRAL_CHARACTER = re.compile("[\U00010000-\U0010ffff]")
@@ -97,6 +104,8 @@ def _patterns() -> _Patterns:
         token=re.compile(f"{_class(single)}|{run}"),
         separators=(re.compile(f"{_class(separator)}+"), re.compile(f"[{_ranges([c for c in separator if c < 0x10000])}]+")),
         emoji=(re.compile(_class(seconds)), re.compile(f"[{_ranges([c for c in seconds if c < 0x10000])}]")),
+        emoji_lines=re.compile(f"^.*[{_ranges(seconds)}].*$", re.MULTILINE),
+        plain_lines=re.compile(f"^[^\n{_ranges(seconds)}]+$", re.MULTILINE),
     )
 
 
@@ -115,10 +124,11 @@ def tokenize(text: str) -> list[str]:
 def _tokenize_with_emoji(text: str, token: re.Pattern) -> list[str]:
     """`findall` with the emoji sequences as the first alternative, tried at every position."""
     sequences, longest, _ = _emoji_sequences()
+    firsts = _emoji_firsts()
     tokens = []
     position, end = 0, len(text)
     while position < end:
-        for length in range(min(longest, end - position), 1, -1):
+        for length in range(min(longest, end - position) if text[position] in firsts else 1, 1, -1):
             if text[position:position + length] in sequences:
                 tokens.append(text[position:position + length])
                 position += length
@@ -141,6 +151,15 @@ def _punctuation_or_symbol() -> re.Pattern:
 
 
 _EMPTY_LINE = re.compile(f"^{START}{END}$", re.MULTILINE)
+
+
+def split_emoji_words(text: str) -> tuple[str, list[str]]:
+    """Newline-separated words -> (those that cannot hold an emoji sequence, still newline-separated;
+    the others), so that `mark_lines` can mark the first in C and the few others word by word."""
+    patterns = _patterns()
+    if not patterns.emoji[_ASTRAL_CHARACTER.search(text) is None].search(text):
+        return text, []
+    return "\n".join(patterns.plain_lines.findall(text)), patterns.emoji_lines.findall(text)
 
 
 def mark_lines(text: str) -> str:

@@ -36,7 +36,7 @@ from augment.engine import (
 from augment.errors import AugkitError
 from augment.normalize import get_normalizer
 from augment.schemes import Scheme, load_scheme
-from augment.text import mark_lines, tokenize
+from augment.text import mark_lines, split_emoji_words, tokenize
 
 # transliterate_many works through texts about this many characters at a time: large enough to
 # amortise the per-batch passes, small enough for the batch strings to stay in the CPU cache
@@ -180,14 +180,16 @@ class Transliterator:
         spaces, with the post-processing steps that stay inside words; None for a word without tokens."""
         cache, rule_set = self._word_cache, self.scheme.postprocess
         if self.engine is None or not self.engine.batchable:
-            rewrite = self._rewrite_token
-            for word in words:
-                tokens = tokenize(word)
-                cache[word] = postprocess_words(" ".join(map(rewrite, tokens)), rule_set) if tokens else None
-            return
+            plain, one_by_one = "", words
+        else:
+            plain, one_by_one = split_emoji_words("\n".join(words))
+        rewrite = self._rewrite_token
+        for word in one_by_one:
+            tokens = tokenize(word)
+            cache[word] = postprocess_words(" ".join(map(rewrite, tokens)), rule_set) if tokens else None
         # One C-level pass per rule over each group of words, instead of one per token; neither
         # the rules nor postprocess_words ever match across the newlines between words.
-        for group, plan in self.engine.partition("\n".join(words)):
+        for group, plan in self.engine.partition(plain) if plain else ():
             marked = mark_lines(group)
             outputs = postprocess_words(self.engine.rewrite_marked(marked, plan), rule_set).split("\n")
             if not marked or "\n\n" in marked or marked[0] == "\n" or marked[-1] == "\n":  # words without tokens
