@@ -12,11 +12,14 @@ from published_mirror import post_process, published_mappings, simple_word_token
 
 from augment import Transliterator, transliterate
 from augment.engine import (
+    AR_CHARSET,
     RuleEngine,
+    arabic_letters_token_test,
     postprocess,
     postprocess_text,
     postprocess_text_lines,
     postprocess_words,
+    published_token_test,
 )
 from augment.errors import AugkitError
 from augment.formats import read_conllu
@@ -272,3 +275,32 @@ def test_transliterate_many_chunks_give_the_same_output(chartx, monkeypatch):
     expected = [chartx.transliterate(text) for text in texts]
     monkeypatch.setattr(module, "CHUNK_CHARS", 5)
     assert Transliterator(chartx.scheme).transliterate_many(texts) == expected
+
+
+def test_published_token_test_is_the_class_of_the_frozenset_repr():
+    # rf"[{AR_CHARSET}]" puts `frozenset({'ء', 'آ', ...})` in the class.
+    repr_characters = set("frozenset({'', })")
+    for code in range(0x10000):
+        char = chr(code)
+        assert published_token_test(char + "x") == (char in AR_CHARSET or char in repr_characters), hex(code)
+        assert arabic_letters_token_test(char + "x") == (char in AR_CHARSET), hex(code)
+    assert len(AR_CHARSET) == 51 and "\u0640" in AR_CHARSET and "\u061f" not in AR_CHARSET
+
+
+@pytest.mark.parametrize(
+    ("scheme", "text", "expected"),
+    [
+        ("uroman", "\u0643\u064a\u0641 \u061f", "kyf \u061f"),  # ؟ fails the published test: PUD's 13 lines
+        ("buckwalter", "\u0661\u0662 \u06cc\u0627 \u0640\u0628", "\u0661\u0662 \u06cc\u0627 _b"),
+        ("chartx", "ESA\u0627\u0644", "ESAl"),  # ESAal: the first letter of the collapsed pair as written
+        ("chartx", "ab\u200ccd\u200f", "ab cd"),  # format characters separate tokens and are dropped
+    ],
+)
+def test_published_quirks(scheme, text, expected):
+    assert Transliterator(scheme).transliterate(text) == expected
+
+
+def test_token_mode_keeps_published_literal_markers(chartx, rules):
+    # A pre-tokenised token holding `<EOS>` (or building it when a rule deletes ء) loses it, as published.
+    assert chartx.transliterate_tokens(["x<EOS>y", "<EO\u0621S>", "\u0628<"]) == ["xy", "", "b<"]
+    assert Transliterator("buckwalter").transliterate_tokens(["\u0628 ,", "\u0628"]) == ["b ,", "b"]
