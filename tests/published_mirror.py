@@ -3,7 +3,7 @@
 The published code is MLRS/maltify_arabic (`rules/transliterate.py`: CharTx and MorphTx;
 `baseline/transliterate.py`: Buckwalter and uroman), run with camel-tools 1.5.7 and emoji 2.14.1.
 This module follows it line by line and shares nothing with augkit's engine but data (the rule
-table, the frozen emoji sequences): the tokenizer is camel-tools' `simple_word_tokenize` (the same
+table, the frozen emoji sequences, AR_CHARSET and the ar2bw map): the tokenizer is camel-tools' `simple_word_tokenize` (the same
 `findall` alternatives, written as a plain loop: camel's 12,000-branch regex costs ~6 ms per
 sentence), rules are `str.replace` in table order on `<BOS>` + token + `<EOS>`, every
 post-processing step is the published regular expression, the baselines' token test is the
@@ -16,6 +16,8 @@ import re
 import unicodedata
 from functools import cache, lru_cache
 from pathlib import Path
+
+from augment import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "\ufdd0", "\ufdd1"  # augkit's spelling of the word markers in its rule tables
@@ -35,25 +37,11 @@ EMOJI_MULTICHAR_CHARSET = frozenset(
     for line in (ROOT / "schemes" / "tokenizer" / "camel_emoji_sequences.tsv").read_text(encoding="utf-8").split("\n")
     if line and not line.startswith("#") and line != "code_points")
 
-AR_LETTERS_CHARSET = frozenset("\u0621\u0622\u0623\u0624\u0625\u0626\u0627"
-                               "\u0628\u0629\u062a\u062b\u062c\u062d\u062e"
-                               "\u062f\u0630\u0631\u0632\u0633\u0634\u0635"
-                               "\u0636\u0637\u0638\u0639\u063a\u0640\u0641"
-                               "\u0642\u0643\u0644\u0645\u0646\u0647\u0648"
-                               "\u0649\u064a\u0671\u067e\u0686\u06a4\u06af")
-AR_DIAC_CHARSET = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670")
-AR_CHARSET = AR_LETTERS_CHARSET | AR_DIAC_CHARSET
+# Data shared with augkit (checked against the published code itself by bench/published_agreement.py):
+# camel_tools.utils.charsets.AR_CHARSET and the ar2bw character map.
+AR_CHARSET = engine.AR_CHARSET
+AR2BW = engine.BUCKWALTER
 
-AR2BW = {
-    "\u0621": "'", "\u0622": "|", "\u0623": ">", "\u0624": "&", "\u0625": "<", "\u0626": "}", "\u0627": "A",
-    "\u0628": "b", "\u0629": "p", "\u062A": "t", "\u062B": "v", "\u062C": "j", "\u062D": "H", "\u062E": "x",
-    "\u062F": "d", "\u0630": "*", "\u0631": "r", "\u0632": "z", "\u0633": "s", "\u0634": "$", "\u0635": "S",
-    "\u0636": "D", "\u0637": "T", "\u0638": "Z", "\u0639": "E", "\u063A": "g", "\u0640": "_", "\u0641": "f",
-    "\u0642": "q", "\u0643": "k", "\u0644": "l", "\u0645": "m", "\u0646": "n", "\u0647": "h", "\u0648": "w",
-    "\u0649": "Y", "\u064A": "y", "\u064B": "F", "\u064C": "N", "\u064D": "K", "\u064E": "a", "\u064F": "u",
-    "\u0650": "i", "\u0651": "~", "\u0652": "o", "\u0670": "`", "\u0671": "{", "\u067E": "P", "\u0686": "J",
-    "\u06A4": "V", "\u06AF": "G",
-}
 _LONGEST_EMOJI = max(map(len, EMOJI_MULTICHAR_CHARSET))
 _EMOJI_FIRST = frozenset(sequence[0] for sequence in EMOJI_MULTICHAR_CHARSET)
 
