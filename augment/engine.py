@@ -10,8 +10,7 @@ exactly:
   markers are the literal strings `<BOS>` and `<EOS>`; a token that could interact with them (one
   holding `<` or a marker character, possible only in token mode) is rewritten with them literally.
 * `postprocess(text, rule_set)` applies a named rule set to a whole string: `maltese` (steps 1-6
-  below, the published `post_process`), `maltese-plus` (those, then quotes and brackets attached
-  to what they enclose; not published, for the `-plus` schemes), `detokenize` (step 6 only) or `none`. Each step is the
+  below, the published `post_process`), `detokenize` (step 6 only) or `none`. Each step is the
   published regular expression, applied to the whole string in this order:
 
   1. capitalisation: `\^([^\s\w]*)([\w])` -> the non-word characters, then the letter upper-cased
@@ -100,18 +99,7 @@ _DETOKENIZE_MARKS = re.compile(r"([.,;:?!%])")
 _WHITESPACE_BUT_NEWLINE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 10)
 
 
-# maltese-plus: straight double quotes pair up within a line and hug what they enclose; an opening
-# bracket or quote mark loses the space after it, a closing one the space before it.
-_QUOTED = re.compile(r'"[^\S\n]*([^"\n]*?)[^\S\n]*"')
-_AFTER_OPENER = re.compile(r"([(\[{«“‘])[^\S\n]+")
-_BEFORE_CLOSER = re.compile(r"[^\S\n]+([)\]}»”’])")
-POSTPROCESS_RULE_SETS = ("maltese", "maltese-plus", "detokenize", "none")
-
-
-def _attach_enclosers(text: str) -> str:
-    if '"' in text:
-        text = _QUOTED.sub(r'"\1"', text)
-    return _BEFORE_CLOSER.sub(r"\1", _AFTER_OPENER.sub(r"\1", text))
+POSTPROCESS_RULE_SETS = ("maltese", "detokenize", "none")
 
 
 def _capitalise(match: re.Match) -> str:
@@ -134,7 +122,7 @@ def postprocess_words(text: str, rule_set: str) -> str:
     Applying them to each space-separated piece and joining the pieces with spaces equals applying
     them to the joined text, so callers may apply them once per distinct word and cache the result.
     """
-    if rule_set in ("maltese", "maltese-plus"):
+    if rule_set == "maltese":
         if "^" in text:
             text = _CAPITAL.sub(_capitalise, text)
         if "ieie" in text or _VOWEL_CASE_VARIANTS.search(text):
@@ -154,7 +142,7 @@ def postprocess_text(text: str, rule_set: str, detokenize: Callable[[str], str] 
     """
     if rule_set == "none":
         return text
-    if rule_set in ("maltese", "maltese-plus"):
+    if rule_set == "maltese":
         if "bi ħal" in text or _BI_HAL_CASE_VARIANTS.search(text):
             text = _BI_HAL.sub("bħal", text)
         if "-" in text:  # every later pattern holds a hyphen
@@ -162,8 +150,7 @@ def postprocess_text(text: str, rule_set: str, detokenize: Callable[[str], str] 
                 for pattern, replacement in _ARTICLE_STEPS:
                     text = pattern.sub(replacement, text)
             text = _SUN.sub(_assimilate, text)
-    text = (detokenize or _detokenize)(text)
-    return _attach_enclosers(text) if rule_set == "maltese-plus" else text
+    return (detokenize or _detokenize)(text)
 
 
 def _detokenize(text: str, whitespace: str | None = None) -> str:

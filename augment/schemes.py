@@ -11,7 +11,7 @@ A scheme folder holds `manifest.yaml`::
     tokenizer: punct             # punct (augment.text.tokenize) | none (text passes as one piece)
     transform: rules             # rules | buckwalter | uroman | identity
     rules: [rules.tsv]           # transform `rules` only; paths relative to the manifest, in order
-    postprocess: maltese         # maltese | maltese-plus | detokenize | none (augment.engine.postprocess)
+    postprocess: maltese         # maltese | detokenize | none (augment.engine.postprocess)
     notes: free text             # optional
     source_language: ara         # optional; ISO 639-3 code passed to uroman
     analyzer: qalsadi            # optional; a morphology backend (augment.morphtx)
@@ -51,7 +51,7 @@ END = "\ufdd1"
 
 TOKENIZERS = ("punct", "none")
 TRANSFORMS = ("rules", "buckwalter", "uroman", "identity")
-POSTPROCESS = ("maltese", "maltese-plus", "detokenize", "none")  # augment.engine.POSTPROCESS_RULE_SETS
+POSTPROCESS = ("maltese", "detokenize", "none")  # augment.engine.POSTPROCESS_RULE_SETS
 REQUIRED_FIELDS = ("name", "version", "description", "citation", "source_script", "target", "tokenizer",
                    "transform", "postprocess")
 OPTIONAL_FIELDS = ("rules", "notes", "source_language", "analyzer", "tag_map", "token_test")

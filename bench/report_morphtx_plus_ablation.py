@@ -3,10 +3,11 @@
     .venv/bin/python bench/report_morphtx_plus_ablation.py [--shared ../shared/data] [--max-lines N]
 
 Fix letters are those of schemes/morphtx-plus (the comment column of tag_map.tsv and
-rules_before.tsv; Q is the `maltese-plus` post-processing): T tanwin al-fath is not a dual, W و +
-vowel is w, R relative pronouns are `li`, Q quotes and brackets attached. P (measured, see
-docs/morphtx.md) marks proper nouns from pyarabic's list of place names (`pyarabic.propernouns`,
-the only offline proper-noun lexicon on PyPI we found), P+ also from its personal names.
+rules_before.tsv): T tanwin al-fath is not a dual, W و + vowel is w, R relative pronouns are `li`.
+Measured and rejected (docs/morphtx.md), so only here: Q quotes and brackets attached to what they
+enclose (a last post-processing step); P proper nouns from pyarabic's list of place names
+(`pyarabic.propernouns`, the only offline proper-noun lexicon on PyPI we found) marked for
+capitalisation, P+ also from its personal names.
 
 Every variant's output is scored by `augkit transliterate-report`'s own code (the text is written
 to a file and reported as scheme `none`), against MUDT train. All variants share one analyzer:
@@ -16,6 +17,7 @@ its analyses do not depend on what it analysed before, so sharing only saves tim
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +31,15 @@ from augment.transliterate import Transliterator
 PLUS = SCHEMES_DIR / "morphtx-plus"
 CHARTX_PLUS = SCHEMES_DIR / "chartx-plus"
 FIXES = "TWRQ"
+# Q: straight double quotes pair up within a line and hug what they enclose; an opening bracket or
+# quote mark loses the space after it, a closing one the space before it.
+_QUOTED = re.compile(r'"\s*([^"]*?)\s*"')
+_AFTER_OPENER = re.compile(r"([(\[{«“‘])\s+")
+_BEFORE_CLOSER = re.compile(r"\s+([)\]}»”’])")
+
+
+def attach_enclosers(text: str) -> str:
+    return _BEFORE_CLOSER.sub(r"\1", _AFTER_OPENER.sub(r"\1", _QUOTED.sub(r'"\1"', text)))
 COLUMNS = ("cross_entropy", "coverage", "fertility", "maltese_share")
 
 
@@ -54,7 +65,7 @@ def write_variant(folder: Path, name: str, fixes: str) -> Path:
         f"name: {name}\nversion: 1\ndescription: morphtx-plus fixes {fixes or 'none'}\ncitation: ''\n"
         "source_script: Arab\ntarget: mlt_Latn\ntokenizer: punct\ntransform: rules\n"
         f"rules: [{', '.join(str(r) for r in rules)}]\n"
-        f"postprocess: {'maltese-plus' if 'Q' in fixes else 'maltese'}\nanalyzer: offline\ntag_map: tag_map.tsv\n",
+        "postprocess: maltese\nanalyzer: offline\ntag_map: tag_map.tsv\n",
         encoding="utf-8")
     return variant / "manifest.yaml"
 
@@ -119,19 +130,23 @@ def main() -> int:
         variants["+P (places)"] = (write_variant(folder, "P", ""), pyarabic_proper_nouns(False))
         variants["+P+ (places, persons)"] = (write_variant(folder, "Pplus", ""), pyarabic_proper_nouns(True))
         variants["morphtx +P (places)"] = ("morphtx", pyarabic_proper_nouns(False))
-        variants["morphtx-plus (T W R Q)"] = (str(PLUS / "manifest.yaml"), None)
-        table = ["| variant | cross-entropy (bits/char) ↓ | coverage ↑ | fertility | labelled Maltese ↑ |",
-                 "|---|---|---|---|---|"]
-        for label, (scheme, names) in variants.items():
+        variants["+T +W +R"] = (write_variant(folder, "TWR", "TWR"), None)
+        variants["morphtx-plus (the manifest)"] = (str(PLUS / "manifest.yaml"), None)
+        outputs = {}
+        for label, (scheme, names) in variants.items():  # all first: build_report starts a fresh analyzer
             transliterator = Transliterator(str(scheme))
             if names is not None:
                 analyzer = ProperNounAnalyzer(get_analyzer("offline"), names)
                 tag_map = TagMap.load(transliterator.scheme.tag_map)
                 transliterator._preprocess = MorphPreprocessor(analyzer, tag_map).map_tokens
-            output = folder / f"{len(table)}.txt"
-            output.write_text("\n".join(transliterator.transliterate(line) for line in pud) + "\n", encoding="utf-8")
-            (args.output / f"{label.replace(' ', '_').replace('/', '')}.txt").write_text(
-                output.read_text(encoding="utf-8"), encoding="utf-8")
+            outputs[label] = output = args.output / f"{label.replace(' ', '_').replace('/', '')}.txt"
+            lines = [transliterator.transliterate(line) for line in pud]
+            if "+Q" in label:
+                lines = [attach_enclosers(line) for line in lines]
+            output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        table = ["| variant | cross-entropy (bits/char) ↓ | coverage ↑ | fertility | labelled Maltese ↑ |",
+                 "|---|---|---|---|---|"]
+        for label, output in outputs.items():
             row = next(r for r in build_report(output, reference, ["none"]).rows if r.scheme == "none")
             table.append(f"| {label} | {row.cross_entropy:.3f} | {100 * row.coverage:.1f}% | {row.fertility:.2f} | "
                          f"{100 * row.maltese_share:.1f}% |")
