@@ -191,7 +191,7 @@ class RuleEngine:
 
     `rewrite_token(token)` is the published per-token rewrite (markers added, rules applied in
     order, markers removed), memoised. `rewrite_marked(text)` applies the same rules to a string in
-    which many tokens are already wrapped in markers (see augment.text.mark_tokens); because no
+    which many tokens are already wrapped in markers (see augment.text.mark_lines); because no
     pattern can match across a marker pair, a space or a newline (checked here: `batchable`), that
     equals rewriting each token alone, but costs one C-level pass per rule for a whole batch.
     `partition(items)` groups a batch so that each group skips the rules it cannot need.

@@ -86,7 +86,8 @@ _ASTRAL_CHARACTER = re.compile("[\U00010000-\U0010ffff]")
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> _Patterns:
+def _code_points() -> tuple[list[int], list[int], list[int]]:
+    """(letters, marks and numbers; punctuation and symbols; the other code points but newline)."""
     word, single, separator = [], [], []
     for code in range(sys.maxunicode + 1):
         major = unicodedata.category(chr(code))[0]
@@ -96,6 +97,12 @@ def _patterns() -> _Patterns:
             single.append(code)
         elif code != 10:
             separator.append(code)
+    return word, single, separator
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> _Patterns:
+    word, single, separator = _code_points()
     bmp_word = f"[{_ranges([c for c in word if c < 0x10000])}]"
     # A run of word characters: BMP ones as one table-driven repeat, astral ones in between.
     run = f"(?:{bmp_word}+|{_class(word)})(?:{bmp_word}*{_ASTRAL}{_class(word)})*{bmp_word}*"
@@ -146,8 +153,7 @@ def _tokenize_with_emoji(text: str, token: re.Pattern) -> list[str]:
 @lru_cache(maxsize=1)
 def _punctuation_or_symbol() -> re.Pattern:
     """One punctuation or symbol character, captured (for `split`)."""
-    return re.compile("(" + _class([code for code in range(sys.maxunicode + 1)
-                                    if unicodedata.category(chr(code))[0] in "PS"]) + ")")
+    return re.compile("(" + _class(_code_points()[1]) + ")")
 
 
 _EMPTY_LINE = re.compile(f"^{START}{END}$", re.MULTILINE)
