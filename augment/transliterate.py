@@ -117,8 +117,10 @@ class Transliterator:
         if not texts:
             return []
         joined = _LINE_BREAK_WORD.join(texts)
-        if joined.count(_LINE_BREAK) != len(texts) - 1:  # the text holds the line-break character itself
-            return [self._transliterate_chunk([text])[0] for text in texts]
+        if joined.count(_LINE_BREAK) != len(texts) - 1:
+            # The text holds the line-break character itself: a noncharacter, which the tokenizer
+            # drops as it drops a space, so a space in its place gives the same tokens.
+            joined = _LINE_BREAK_WORD.join(text.replace(_LINE_BREAK, " ") for text in texts)
         words = joined.split()
         cache = self._word_cache
         missing = set(words).difference(cache)

@@ -304,3 +304,10 @@ def test_token_mode_keeps_published_literal_markers(chartx, rules):
     # A pre-tokenised token holding `<EOS>` (or building it when a rule deletes ء) loses it, as published.
     assert chartx.transliterate_tokens(["x<EOS>y", "<EO\u0621S>", "\u0628<"]) == ["xy", "", "b<"]
     assert Transliterator("buckwalter").transliterate_tokens(["\u0628 ,", "\u0628"]) == ["b ,", "b"]
+
+
+def test_text_holding_the_chunk_line_break_character(chartx, rules):
+    # transliterate_many joins a chunk's lines around U+FDD2; text that holds it still comes out as published.
+    texts = ["\u0628\ufdd2\u0639", "\ufdd2", "x \ufdd2 .", ""]
+    assert chartx.transliterate_many(texts) == [naive_transliterate(text, rules) for text in texts] == [
+        "b '", "", "x.", ""]
