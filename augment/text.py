@@ -116,14 +116,15 @@ def _patterns() -> _Patterns:
     )
 
 
-def _pick(patterns: tuple[re.Pattern, re.Pattern], text: str) -> re.Pattern:
-    return patterns[0] if _ASTRAL_CHARACTER.search(text) else patterns[1]
+def _bmp_only(text: str) -> bool:
+    """Index into a `_Patterns` pair: 1 (the BMP table) when `text` has no astral character."""
+    return _ASTRAL_CHARACTER.search(text) is None
 
 
 def tokenize(text: str) -> list[str]:
     """Split `text` into the scheme tokens described in the module docstring."""
     patterns = _patterns()
-    if _pick(patterns.emoji, text).search(text):
+    if patterns.emoji[_bmp_only(text)].search(text):
         return _tokenize_with_emoji(text, patterns.token)
     return patterns.token.findall(text)
 
@@ -163,7 +164,7 @@ def split_emoji_words(text: str) -> tuple[str, list[str]]:
     """Newline-separated words -> (those that cannot hold an emoji sequence, still newline-separated;
     the others), so that `mark_lines` can mark the first in C and the few others word by word."""
     patterns = _patterns()
-    if not patterns.emoji[_ASTRAL_CHARACTER.search(text) is None].search(text):
+    if not patterns.emoji[_bmp_only(text)].search(text):
         return text, []
     return "\n".join(patterns.plain_lines.findall(text)), patterns.emoji_lines.findall(text)
 
@@ -175,11 +176,11 @@ def mark_lines(text: str) -> str:
     if not text:
         return text
     patterns = _patterns()
-    astral = _ASTRAL_CHARACTER.search(text) is not None
-    if patterns.emoji[not astral].search(text):
+    bmp_only = _bmp_only(text)
+    if patterns.emoji[bmp_only].search(text):
         return "\n".join(" ".join(START + piece + END for piece in _tokenize_with_emoji(word, patterns.token))
                          for word in text.split("\n"))
-    separators = patterns.separators[not astral]
+    separators = patterns.separators[bmp_only]
     # All in C, without a Python call per token: separators close the token and open the next,
     # each punctuation or symbol character becomes a token of its own (split around it, joined
     # back with a marker pair), every word is wrapped, then the empty tokens this leaves at edges
