@@ -24,7 +24,7 @@ def test_transliterate_makes_one_record_per_scheme_in_text_and_token_mode():
     chartx = get_transliterator("chartx")
     first = output.kept[0]
     assert first["text"] == chartx.transliterate("الدَّار") and first["lang"] == "mlt_Latn"
-    assert first["meta"]["parents"] == ["s:1"] and first["meta"]["scheme"].startswith("scheme:chartx|v:1")
+    assert first["meta"]["parents"] == ["s:1"] and first["meta"]["scheme"].startswith("scheme:chartx|v:2")
     chartx_tokens = output.kept[2]
     assert len(chartx_tokens["tokens"]) == 2 and chartx_tokens["upos"] == ["NOUN", "ADJ"]
     assert chartx_tokens["tokens"] == chartx.transliterate_tokens(["الدَّار", "الكبيرة"])
