@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "finetune.task_cli",
     "finetune.cli",
     "augment.commands.langid",
+    "augment.commands.languages",
     "augment.commands.translate",
     "finetune.seq2seq",
     "corpora.cli",
