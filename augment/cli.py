@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "augment.commands.languages",
     "augment.commands.translate",
     "finetune.seq2seq",
+    "finetune.abx",
     "corpora.cli",
 ]
 
