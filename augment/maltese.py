@@ -8,7 +8,7 @@
 `tokens` is the Korpus Malti tokeniser (`malti.tokeniser.KMTokeniser`): articles and proclitics
 keep their hyphen or apostrophe and stand apart from the word they precede (`il-` `kelb`, `b'`
 `tixħim`), as in the Maltese UD treebank, whose FORM column it reproduces at 99.7% F1 (letter runs:
-80.9%, whitespace: 66.0%; `bench/measure_maltese_text.py`, table in docs/transliteration.md).
+80.6%, whitespace: 66.0%; `bench/measure_maltese_text.py`, table in docs/languages.md).
 `words` keeps the tokens with a letter or a digit, the unit augkit counts (fertility, vocabulary
 coverage). `is_maltese` says which texts get these rules.
 

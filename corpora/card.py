@@ -133,7 +133,8 @@ def write_card(output: Path, manifest: dict[str, Any], records: Iterable[Record]
         lines += ["## Auxiliary languages (Parallel Multilingual Prompting)", "",
                   "| direction | auxiliary | chosen by | examples |", "| --- | --- | --- | ---: |"]
         for (direction, language, chosen_by), count in sorted(stats["auxiliaries"].items(), key=str):
-            how = f"nearest to the target by URIEL+ distance (`{chosen_by}`)" if chosen_by else "named in the recipe"
+            signature = (chosen_by or "").replace("|", "\\|")  # a bare | would end the table cell
+            how = f"nearest to the target by URIEL+ distance (`{signature}`)" if chosen_by else "named in the recipe"
             lines.append(f"| {direction} | {language} | {how} | {count:,} |")
         lines.append("")
     lines += ["## Length histograms", "", f"![characters per record]({PLOTS}/length_chars.png)", "",

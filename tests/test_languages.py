@@ -211,4 +211,4 @@ outputs:
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "## Auxiliary languages (Parallel Multilingual Prompting)" in card
     assert "| eng_Latn-mlt_Latn | ita_Latn | nearest to the target by URIEL+ distance " \
-           "(`uriel+:1.3.2|by:geographic|metric:angular|agg:U`) | 6 |" in card
+           "(`uriel+:1.3.2\\|by:geographic\\|metric:angular\\|agg:U`) | 6 |" in card
