@@ -270,14 +270,24 @@ def load_encoder(model_name: str, texts: list[str], seed: int):
         model, tokenizer = load_model(model_name, task, texts=texts, seed=seed)
     else:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         set_seed(seed)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # heads the bare model leaves out are expected; checked below
         try:
             config = AutoConfig.from_pretrained(model_name)
-            model = AutoModel.from_pretrained(model_name)
+            model, loading = AutoModel.from_pretrained(model_name, output_loading_info=True)
             tokenizer = AutoTokenizer.from_pretrained(model_name)
         except OSError as error:
             raise AugkitError(f"cannot load model {model_name!r}: {str(error).splitlines()[0]}") from error
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        # Only the pooler (unused here) may be new; any other missing weight would make states random.
+        missing = [key for key in loading["missing_keys"] if not key.startswith("pooler.")]
+        if missing:
+            raise AugkitError(f"{model_name}: the checkpoint lacks {len(missing)} weight(s) of its base model, "
+                              f"e.g. {missing[0]}; its hidden states would be random")
         if getattr(config, "is_encoder_decoder", False):
             model = model.get_encoder()
         if tokenizer.pad_token is None:
