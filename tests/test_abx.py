@@ -178,3 +178,21 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
         other = tmp_path / "other.jsonl"
         other.write_text('{"id": "q", "text": "z"}\n')
         load_languages({"x": str(one), "y": str(other)}, {}, [], AbxSettings())
+
+
+@pytest.mark.slow
+def test_a_checkpoint_without_its_base_model_weights_is_refused(tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    from finetune.models import load_model, save_model
+
+    model, tokenizer = load_model("tiny-bert", "masked-lm", texts=["il-kelb rieqed", "the dog sleeps"] * 5, seed=0)
+    folder = save_model(model, tokenizer, tmp_path / "model")
+    weights = load_file(folder / "model.safetensors")
+    save_file({key.replace("bert.encoder.", "other.encoder."): value for key, value in weights.items()},
+              folder / "model.safetensors")
+    data = tmp_path / "x.txt"
+    data.write_text("il-kelb\nrieqed\nhawn\n")
+    assert main(["abx", "--model", str(folder), "--parallel", f"a={data}", "--parallel", f"b={data}",
+                 "--output", str(tmp_path / "o")]) == 2
+    assert "lacks" in capsys.readouterr().err
