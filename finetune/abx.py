@@ -273,8 +273,9 @@ def load_encoder(model_name: str, texts: list[str], seed: int):
         from transformers.utils import logging as hf_logging
 
         set_seed(seed)
-        verbosity = hf_logging.get_verbosity()
+        verbosity, progress = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
         hf_logging.set_verbosity_error()  # heads the bare model leaves out are expected; checked below
+        hf_logging.disable_progress_bar()
         try:
             config = AutoConfig.from_pretrained(model_name)
             model, loading = AutoModel.from_pretrained(model_name, output_loading_info=True)
@@ -283,6 +284,8 @@ def load_encoder(model_name: str, texts: list[str], seed: int):
             raise AugkitError(f"cannot load model {model_name!r}: {str(error).splitlines()[0]}") from error
         finally:
             hf_logging.set_verbosity(verbosity)
+            if progress:
+                hf_logging.enable_progress_bar()
         # Only the pooler (unused here) may be new; any other missing weight would make states random.
         missing = [key for key in loading["missing_keys"] if not key.startswith("pooler.")]
         if missing:
