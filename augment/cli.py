@@ -30,8 +30,10 @@ COMMAND_MODULES = [
     "finetune.task_cli",
     "finetune.cli",
     "augment.commands.langid",
+    "augment.commands.languages",
     "augment.commands.translate",
     "finetune.seq2seq",
+    "finetune.abx",
     "corpora.cli",
 ]
 
