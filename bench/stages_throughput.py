@@ -17,7 +17,6 @@ import time
 import unicodedata
 from pathlib import Path
 
-import corpora.stages  # noqa: F401  (registers the stages)
 from corpora.stages.registry import build_stage
 
 DATA = Path(os.environ.get("AUGKIT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"

@@ -8,11 +8,11 @@ side(s) in `meta["translations"]` keyed by FLORES code (see corpora.records).
 
 A stage is a frozen dataclass: its fields are its configuration (the YAML parameters of a recipe
 step), `name` is the key recipes use, and `process` is a pure function of (config, batch). Counting,
-rejected-record writing, caching, fingerprints and parallelism live once, in the engine; a stage never
-does its own bookkeeping. A stage with `global_view = True` (deduplication across the whole run, for
+rejected-record writing, caching, fingerprints and parallelism live once, in the builder
+(corpora.builder) and its executors; a stage never does its own bookkeeping. A stage with `global_view = True` (deduplication across the whole run, for
 instance) receives every record of the run at once, in the engine's canonical order.
 
-Rules the engine relies on (it checks them and fails the run, naming the stage, when one is broken):
+Rules the builder relies on (it checks them and fails the run, naming the stage, when one is broken):
 - Every input record comes back: kept (same `id`), dropped with a reason code, or used to make
   new records. A record made from inputs (a sentence of a document, an up-sampled copy, one SFT
   example per direction, a packed document) has a new `id` and lists its inputs' ids in
@@ -21,7 +21,7 @@ Rules the engine relies on (it checks them and fails the run, naming the stage, 
   `in - consumed + derived = out + dropped` (for 1:1 stages simply `in = out + dropped`), that no input
   went missing, and that no record came back twice.
 - A stage with a field named `seed` that the recipe step leaves unset gets the recipe's seed.
-- Stages are picklable (they run in worker processes, and later under Ray Data's `map_batches`).
+- Stages are picklable (they travel to worker processes and to Ray workers).
   Load heavy models lazily, in a cache keyed by the stage's config, never in `__init__`.
 - `process_stream` (optional, global-view stages only): see every record batch by batch in
   canonical order, and yield outputs as you go, keeping only the state you need (hashes, MinHash
