@@ -70,7 +70,7 @@ def run_shard(job: ShardJob, shard: int) -> int:
 @dataclass(frozen=True)
 class GlobalJob:
     """A global step and its input. `read` gives the input's batches, read again from disk on every
-    call (a stage may make several passes), reporting progress."""
+    call (a stage may make several passes), reporting progress; it runs on this machine only."""
 
     step: Step
     source_dir: StepDir
