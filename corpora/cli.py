@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from augment.errors import AugkitError
-    from corpora.engine import Build
+    from corpora.builder.build import Build
+    from corpora.executors.local import LocalExecutor
     from corpora.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
@@ -48,16 +49,16 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or Path("builds") / recipe.name
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     if args.engine == "ray":
-        from corpora.ray_engine import RayBuild
+        from corpora.executors.ray import RayExecutor
 
         if args.num_proc != 1:
             raise AugkitError("--num-proc is for the local engine; on Ray the cluster's CPUs are used")
-
-        build = RayBuild(recipe, output, resume=args.resume, log=log, address=args.address)
+        executor = RayExecutor(address=args.address)
     elif args.address is not None:
         raise AugkitError("--address needs --engine ray")
     else:
-        build = Build(recipe, output, num_proc=args.num_proc, resume=args.resume, log=log)
+        executor = LocalExecutor(args.num_proc)
+    build = Build(recipe, output, executor, resume=args.resume, log=log)
     if args.dry_run:
         print(build.dry_run())
         return 0

@@ -38,7 +38,8 @@ from typing import Any
 from augment.errors import AugkitError
 from augment.languages import to_flores
 from corpora.readers import Source
-from corpora.stage import Record, Stage, StageOutput, build_stage
+from corpora.stage import Record, Stage, StageOutput
+from corpora.stages.registry import build_stage
 from corpora.writers import Output
 
 TOP_LEVEL_KEYS = {"name", "description", "seed", "shard_size", "variables", "sources", "stages", "outputs"}

@@ -89,6 +89,14 @@ def file_digest(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
+def load_json(path: Path) -> Any:
+    """The JSON in `path`, or None when it is missing, empty or not JSON (a damaged state file)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
 def _commit(temporary: Path, path: Path) -> None:
     fault_point(f"temporary-written/{path.parent.name}/{path.name}", path)
     os.replace(temporary, path)

@@ -8,8 +8,8 @@ import pytest
 
 from augment.errors import AugkitError
 from augment.transliterate import get_transliterator
-from corpora.stage import build_stage
 from corpora.stages.adapters import FilterLangid, ProjectLabels, Transliterate
+from corpora.stages.registry import build_stage
 
 
 def record(id, text=None, lang="arb_Arab", **fields):

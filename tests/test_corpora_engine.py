@@ -16,7 +16,7 @@ from corpora_recount import recount
 
 from augment.cli import main
 from augment.errors import AugkitError
-from corpora.engine import Build, build
+from corpora.builder.build import Build, build
 from corpora.recipe import load_recipe
 
 TESTS = Path(__file__).resolve().parent
@@ -126,7 +126,7 @@ RUNNER = """
 import sys
 sys.path.insert(0, {tests!r})
 import corpora_fixture_stages
-from corpora.engine import build
+from corpora.builder.build import build
 from corpora.recipe import load_recipe
 build(load_recipe(sys.argv[1]), sys.argv[2], num_proc=int(sys.argv[3]), resume=True, log=lambda line: None)
 """

@@ -233,7 +233,7 @@ def test_a_step_runs_on_a_numpy_column_batch_as_ray_map_batches_hands_it_out():
     import numpy as np
 
     from corpora.recipe import Step
-    from corpora.stage import build_stage
+    from corpora.stages.registry import build_stage
 
     step = pickle.loads(pickle.dumps(Step(1, build_stage({"stage": "filter_length", "min_chars": 5}))))
     columns = {name: np.array(values, dtype=object) for name, values in to_columns(RECORDS).items()}

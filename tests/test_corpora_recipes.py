@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from corpora_recount import recount
 
-from corpora.engine import Build, build
+from corpora.builder.build import Build, build
 from corpora.recipe import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "corpora" / "recipes"

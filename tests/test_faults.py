@@ -22,7 +22,7 @@ import pytest
 from corpora_recount import recount
 
 from augment.cli import main
-from corpora.engine import build
+from corpora.builder.build import build
 from corpora.recipe import load_recipe
 
 pytestmark = pytest.mark.slow

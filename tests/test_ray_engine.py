@@ -1,4 +1,4 @@
-"""The Ray engine gives the local engine's outputs, manifest and rejected records, and survives dead workers."""
+"""The Ray executor gives the local executor's outputs, manifest and rejected records, and survives dead workers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import ray_fixture_stages  # noqa: F401  (registers the crashing stages)
 from corpora_recount import recount
 
 from augment.errors import AugkitError
-from corpora.engine import Build
+from corpora.builder.build import Build
 from corpora.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +33,9 @@ def ray_local():
 
 def build(recipe: Path, output: Path, engine: str) -> dict:
     if engine == "ray":
-        from corpora.ray_engine import RayBuild
+        from corpora.executors.ray import RayExecutor
 
-        return RayBuild(load_recipe(recipe), output, log=lambda line: None).run()
+        return Build(load_recipe(recipe), output, RayExecutor(), log=lambda line: None).run()
     return Build(load_recipe(recipe), output, log=lambda line: None).run()
 
 
@@ -154,7 +154,7 @@ outputs: [{{format: jsonl, path: data}}]
 
 
 def test_missing_ray_names_the_extra(monkeypatch):
-    from corpora.ray_engine import import_ray
+    from corpora.executors.ray import import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(AugkitError, match=r"pip install 'augkit\[ray\]'"):
@@ -187,11 +187,11 @@ outputs:
   - {{format: jsonl, path: data, split_field: split}}
 """, encoding="utf-8")
     local_manifest = build(recipe, tmp_path / "local", "local")
-    from corpora.ray_engine import RayBuild
+    from corpora.executors.ray import RayExecutor
 
     monkeypatch.setenv("AUGKIT_FAULT", "enospc@publish-staged")
     with pytest.raises(AugkitError, match=r"ray: No space left on device"):
-        RayBuild(load_recipe(recipe), tmp_path / "ray", log=lambda line: None).run()
+        Build(load_recipe(recipe), tmp_path / "ray", RayExecutor(), log=lambda line: None).run()
     monkeypatch.delenv("AUGKIT_FAULT")
     assert not (tmp_path / "ray" / "manifest.json").exists()
     cache = tmp_path / "ray" / "cache"
@@ -199,7 +199,7 @@ outputs:
     shard.write_bytes(shard.read_bytes()[:-10])
     (next(cache.glob("03-dedup_exact-*")) / "DONE.json").write_text("")
     logged: list[str] = []
-    ray_manifest = RayBuild(load_recipe(recipe), tmp_path / "ray", log=logged.append).run()
+    ray_manifest = Build(load_recipe(recipe), tmp_path / "ray", RayExecutor(), log=logged.append).run()
     damaged = [line for line in logged if line.startswith("cache step")]
     assert damaged[0].startswith("cache step 02-filter_length shard 1 is damaged (shard-00001.parquet has ")
     assert damaged[1:] == ["cache step 03-dedup_exact: DONE.json is damaged: recomputing"]

@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augment.errors import AugkitError
-from corpora.stage import build_stage
 from corpora.stages.common import normalised_key as key_text
 from corpora.stages.dedup import DedupExact, DedupNear
+from corpora.stages.registry import build_stage
 
 
 def records(*items):

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augment.errors import AugkitError
-from corpora.stage import build_stage
+from corpora.stages.registry import build_stage
 from corpora.stages.sampling import Mix, Sample, Split, apportion
 
 

@@ -122,23 +122,45 @@ def in_batch_order(batch: list[Record], outputs: list[StageOutput]) -> StageOutp
 
 
 class KeyedGlobalStage:
-    """A stage that needs every record sharing a key at once (duplicates, a source, a document).
+    """A global stage that needs every record sharing a key at once (duplicates, a source, a document).
 
     `process` is exactly: group the batch by `group_key`, run `process_group` on each group, and
     return the kept and the dropped records in batch order. `process_group` must not depend on the
-    order of records inside its group, so a distributed engine may group with a shuffle and get the
-    same output."""
+    order of records inside its group, so an executor may group with a shuffle and get the same
+    output (the stage declares `grouped`; one whose grouping depends on its configuration makes
+    `grouped` a property, and an executor then runs it as one group through `process`).
+
+    Two optional declarations refine the groups:
+    - `needs_group_sizes`: every group needs something that depends on the size of all groups
+      (`mix`: each source's share of the total). `plan_groups({key: size})` gives it, per key, and
+      `process_group(records, plan)` receives its group's entry.
+    - `has_link_keys`: a group may be cut further. `link_keys(records)` gives each record's link
+      keys; within a group, `process_group` over each set of records joined (transitively) by a
+      shared link key equals `process_group` over the whole group (`dedup_near`: LSH buckets).
+    """
 
     global_view = True
+    grouped = True
+    needs_group_sizes = False
+    has_link_keys = False
 
-    def group_key(self, record: Record) -> str:
+    def group_key(self, record: Record) -> Any:
+        """The group of a record: a hashable value that JSON represents (usually a str)."""
         raise NotImplementedError
 
-    def process_group(self, records: list[Record]) -> StageOutput:
+    def process_group(self, records: list[Record], plan: Any = None) -> StageOutput:
+        raise NotImplementedError
+
+    def plan_groups(self, sizes: dict[Any, int]) -> dict[Any, Any]:
+        raise NotImplementedError
+
+    def link_keys(self, records: list[Record]) -> list[list[str]]:
         raise NotImplementedError
 
     def process(self, batch: list[Record]) -> StageOutput:
-        groups: dict[str, list[Record]] = {}
+        groups: dict[Any, list[Record]] = {}
         for record in batch:
             groups.setdefault(self.group_key(record), []).append(record)
-        return in_batch_order(batch, [self.process_group(records) for records in groups.values()])
+        plan = self.plan_groups({key: len(records) for key, records in groups.items()}) \
+            if self.needs_group_sizes else {}
+        return in_batch_order(batch, [self.process_group(records, plan.get(key)) for key, records in groups.items()])

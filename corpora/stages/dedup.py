@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from corpora.stage import Record, Stage, StageOutput, register
 from corpora.stages.common import (
@@ -28,6 +28,7 @@ from corpora.stages.common import (
     stable_hash,
     with_meta,
 )
+from corpora.unionfind import UnionFind
 
 _SCOPES = ("global", "source", "lang")
 _SIDES = ("all", "text")
@@ -89,7 +90,7 @@ class DedupExact(KeyedGlobalStage, _DedupConfig, Stage):
     def group_key(self, record: Record) -> str:
         return stable_hash(self.scope_key(record), self.key_text(record)).hex()
 
-    def process_group(self, records: list[Record]) -> StageOutput:
+    def process_group(self, records: list[Record], plan: Any = None) -> StageOutput:
         keep = self.representative(records)
         dropped = [(with_meta(r, duplicate_of=keep["id"]), "duplicate") for r in records if r is not keep]
         return StageOutput(kept=[keep], dropped=dropped)
@@ -133,6 +134,7 @@ class DedupNear(KeyedGlobalStage, _DedupConfig, Stage):
     Reasons: `near_duplicate` (with `meta["duplicate_of"]` and the estimated `meta["similarity"]`)."""
 
     name: ClassVar[str] = "dedup_near"
+    has_link_keys: ClassVar[bool] = True  # LSH buckets: near-duplicates always share one
 
     threshold: float = 0.8
     ngram: int = 5
@@ -174,32 +176,29 @@ class DedupNear(KeyedGlobalStage, _DedupConfig, Stage):
         values = minhash.hashvalues
         return [bytes([band]) + values[band * rows : (band + 1) * rows].tobytes() for band in range(bands)]
 
-    def process_group(self, records: list[Record]) -> StageOutput:
+    def link_keys(self, records: list[Record]) -> list[list[str]]:
+        """Each record's LSH bucket keys: near-duplicates share one, so a group may be cut into the
+        records joined by shared buckets."""
+        return [[key.hex() for key in self.band_keys(minhash)] for minhash in self.signatures(records)] \
+            if records else []
+
+    def process_group(self, records: list[Record], plan: Any = None) -> StageOutput:
         signatures = self.signatures(records)
         buckets: dict[bytes, list[int]] = {}
         for index, minhash in enumerate(signatures):
             for key in self.band_keys(minhash):
                 buckets.setdefault(key, []).append(index)
-        parent = list(range(len(records)))
-
-        def root(index: int) -> int:
-            while parent[index] != index:
-                parent[index] = parent[parent[index]]
-                index = parent[index]
-            return index
-
+        components = UnionFind(range(len(records)))
         # Components of the graph "shares a bucket and is similar enough": every pair is checked
         # (unless already connected), so the components do not depend on the order of records.
         for members in buckets.values():
             for position, first in enumerate(members):
                 for other in members[position + 1 :]:
-                    if root(first) != root(other) and signatures[first].jaccard(signatures[other]) >= self.threshold:
-                        parent[root(other)] = root(first)
-        components: dict[int, list[int]] = {}
-        for index in range(len(records)):
-            components.setdefault(root(index), []).append(index)
+                    if not components.connected(first, other) and \
+                            signatures[first].jaccard(signatures[other]) >= self.threshold:
+                        components.union(first, other)
         kept, dropped = [], []
-        for members in components.values():
+        for members in components.classes().values():
             keep = self.representative([records[i] for i in members])
             keep_index = next(i for i in members if records[i] is keep)
             kept.append(keep)

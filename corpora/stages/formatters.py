@@ -83,7 +83,11 @@ class FormatCpt(KeyedGlobalStage, Stage):
         split = (record.get("meta") or {}).get("split")
         return stable_hash("doc", split, record.get("source"), record["doc"]).hex()
 
-    def process_group(self, records: list[Record]) -> StageOutput:
+    @property
+    def grouped(self) -> bool:
+        return self.pack_chars is None  # packing joins documents in batch order: one group
+
+    def process_group(self, records: list[Record], plan: object = None) -> StageOutput:
         if len(records) == 1 and records[0].get("doc") is None:
             return StageOutput(kept=[_as_text(records[0], record_text(records[0]))], dropped=[])
         ordered = sorted(records, key=lambda r: natural_order(r["id"]))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from augment.errors import AugkitError
 from corpora.stage import Record, Stage, StageOutput, register
 from corpora.stages.common import (
+    KeyedGlobalStage,
     derive,
-    in_batch_order,
     natural_order,
     normalised_key,
     record_texts,
@@ -24,6 +24,7 @@ from corpora.stages.common import (
     unit_interval,
     with_meta,
 )
+from corpora.unionfind import UnionFind
 
 
 def _check_seed(seed) -> None:
@@ -64,7 +65,7 @@ def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
 
 @register
 @dataclass(frozen=True)
-class Mix(Stage):
+class Mix(KeyedGlobalStage, Stage):
     """Mix sources in given proportions, down-sampling or up-sampling each source.
 
     Proportions are exact: the output has `total` records (default: as many as the input), and each
@@ -81,11 +82,12 @@ class Mix(Stage):
     seed: decides which records are kept or copied.
     Reasons: `downsampled`.
 
-    For engines: `targets(counts)` gives each source's output size from the per-source input counts
-    (a group-by count), and `select(records, target)` is the per-source choice (a group-by map)."""
+    For executors: the groups are the sources; `plan_groups(counts)` gives each source's output size
+    from the per-source input counts (a group-by count), and `process_group(records, target)` is the
+    per-source choice (a group-by map)."""
 
     name: ClassVar[str] = "mix"
-    global_view: ClassVar[bool] = True
+    needs_group_sizes: ClassVar[bool] = True
 
     proportions: dict[str, float] = field(default_factory=dict)
     total: int | None = None
@@ -103,7 +105,10 @@ class Mix(Stage):
             raise ValueError(f"total must be a non-negative integer, not {self.total!r}")
         _check_seed(self.seed)
 
-    def targets(self, counts: dict[str, int]) -> dict[str, int]:
+    def group_key(self, record: Record) -> str | None:
+        return record.get("source")
+
+    def plan_groups(self, counts: dict[str, int]) -> dict[str, int]:
         unknown = sorted(set(counts) - set(self.proportions))
         if unknown:
             raise AugkitError(
@@ -116,7 +121,7 @@ class Mix(Stage):
             raise AugkitError(f"mix: source(s) {empty} have a proportion but no records reached this stage")
         return targets
 
-    def select(self, records: list[Record], target: int) -> StageOutput:
+    def process_group(self, records: list[Record], target: Any = None) -> StageOutput:
         order = sorted(records, key=lambda r: (unit_interval("mix", self.seed, r["id"]), natural_order(r["id"]), r["id"]))
         copies, extra = divmod(target, len(records)) if records else (0, 0)
         times = {id(record): copies + (rank < extra) for rank, record in enumerate(order)}
@@ -130,13 +135,6 @@ class Mix(Stage):
             else:
                 kept.extend(derive(record, f"{record['id']}/copy{k}", [record["id"]]) for k in range(1, count + 1))
         return StageOutput(kept=kept, dropped=dropped)
-
-    def process(self, batch: list[Record]) -> StageOutput:
-        by_source: dict[str, list[Record]] = {}
-        for record in batch:
-            by_source.setdefault(record.get("source"), []).append(record)
-        targets = self.targets({source: len(records) for source, records in by_source.items()})
-        return in_batch_order(batch, [self.select(records, targets[source]) for source, records in by_source.items()])
 
 
 @register
@@ -229,34 +227,27 @@ class _TextClasses:
     split rank and how many records hold its texts."""
 
     def __init__(self):
-        self.parent: dict[bytes, bytes] = {}
+        self.texts = UnionFind()
         self.records: dict[bytes, int] = {}  # per root
         self.best: dict[bytes, int] = {}  # per root
-
-    def root(self, key: bytes) -> bytes:
-        parent = self.parent
-        while parent.setdefault(key, key) != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
 
     def add(self, keys: set[bytes], rank: int) -> None:
         if not keys:
             return
-        roots = {self.root(key) for key in keys}
+        roots = {self.texts.find(key) for key in keys}
         first = min(roots)  # any choice would do; min keeps it independent of set order
         records, best = 1, rank
         for other in roots:
             records += self.records.pop(other, 0)
             best = min(best, self.best.pop(other, rank))
-            self.parent[other] = first
+            self.texts.union(first, other)
         self.records[first], self.best[first] = records, best
 
     def rank(self, keys: set[bytes]) -> int | None:
         """The class's split rank when the record shares a text with another record, else None."""
         if not keys:
             return None
-        root = self.root(next(iter(keys)))
+        root = self.texts.find(next(iter(keys)))
         return self.best[root] if self.records[root] > 1 else None
 
 
