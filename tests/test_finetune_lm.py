@@ -93,7 +93,7 @@ def test_sft_trains_on_responses(sft_model):
 
 
 def test_sft_masks_prompt_tokens(cpt_model):
-    _, tok = models.load_model(cpt_model, "causal-lm")
+    model, tok = models.load_model(cpt_model, "causal-lm")
     messages = [{"role": "user", "content": "the dog and the cat"}, {"role": "assistant", "content": "il-kelb"}]
     example = sft.encode(tok, messages)
     prompt, completion = sft.render(tok, messages)
@@ -104,7 +104,7 @@ def test_sft_masks_prompt_tokens(cpt_model):
     assert tok.decode(trained) == "il-kelb<|im_end|>\n" == completion
     # The collators keep the mask: a prompt token never becomes a target.
     for packing in (True, False):
-        batch = sft.collator(tok, packing)([example, example])
+        batch = sft.collator(tok, packing, model)([example, example])
         assert (batch["labels"] != data.IGNORE_INDEX).sum().item() == 2 * len(trained)
 
 
@@ -115,19 +115,43 @@ def test_default_template_without_chat_template(cpt_model):
     assert prompt == "<|user|>\nhi\n<|assistant|>\n" and completion == "ok" + tok.eos_token
 
 
-def test_packed_sft_batches_do_not_leak_across_examples(cpt_model):
-    model, tok = models.load_model(cpt_model, "causal-lm")
-    model.config.use_cache = False
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packed_sft_batches_do_not_leak_across_examples_in_the_saved_model(sft_model, attention):
+    model, tok = models.load_model(sft_model, "causal-lm")  # as saved by `augkit sft`: ready to generate
+    assert model.config.use_cache  # with the cache on, position ids alone no longer separate examples
+    model.set_attn_implementation(attention)
     model.eval()
-    first = sft.encode(tok, [{"role": "user", "content": "the cat"}, {"role": "assistant", "content": "il-qattus"}])
-    second = sft.encode(tok, [{"role": "user", "content": "the dog"}, {"role": "assistant", "content": "il-kelb"}])
-    batch = sft.collator(tok, packing=True)([first, second])
+    examples = [sft.encode(tok, [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}])
+                for prompt, answer in (("the cat", "il-qattus"), ("the dog and the child", "il-kelb u t-tifel"),
+                                       ("bread", "ħobż"))]
+    batch = sft.collator(tok, True, model)(examples)
+    assert batch["input_ids"].shape == (1, sum(len(e["input_ids"]) for e in examples))
+    inputs = {key: value for key, value in batch.items() if key != "labels"}
     with torch.no_grad():
-        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0, len(first["input_ids"]):]
-        alone = model(input_ids=torch.tensor([second["input_ids"]])).logits[0]
-        leaking = model(input_ids=batch["input_ids"]).logits[0, len(first["input_ids"]):]
-    assert torch.allclose(packed, alone, atol=1e-4)
-    assert not torch.allclose(leaking, alone, atol=1e-4)  # the check can fail: plain concatenation leaks
+        packed = model(**inputs).logits[0]
+        leaking = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        start = 0
+        for example in examples:
+            alone = model(input_ids=torch.tensor([example["input_ids"]])).logits[0]
+            end = start + len(example["input_ids"])
+            # float32 on any CPU: a different summation order moves logits by ~1e-6, a leak by ~0.1-10.
+            torch.testing.assert_close(packed[start:end], alone, rtol=1e-4, atol=1e-4)
+            start = end
+        assert (leaking[start - len(alone):] - alone).abs().max() > 1e-2  # the check can fail: no mask leaks
+        assert model(**inputs, labels=batch["labels"]).loss.item() == pytest.approx(
+            _mean_response_loss(model, examples), rel=1e-4)
+
+
+def _mean_response_loss(model, examples) -> float:
+    """Cross-entropy over every response token of the examples, each run alone."""
+    total, count = 0.0, 0
+    for example in examples:
+        logits = model(input_ids=torch.tensor([example["input_ids"]])).logits[0, :-1]
+        targets = torch.tensor(example["labels"][1:])
+        kept = targets != data.IGNORE_INDEX
+        total += torch.nn.functional.cross_entropy(logits[kept], targets[kept], reduction="sum").item()
+        count += int(kept.sum())
+    return total / count
 
 
 def test_perplexity_and_bits_per_character_agree(cpt_model):
