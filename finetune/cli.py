@@ -26,7 +26,8 @@ def _training_options(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--sft-data", help="SFT prompt/response or messages data (overrides sft.data)")
     else:
         parser.add_argument("--data", help="training data: jsonl/parquet/csv/tsv/txt, a save_to_disk dir, PATH:SPLIT")
-    parser.add_argument("--eval-data", help="held-out data (default: hold out --heldout-fraction of the documents)")
+    parser.add_argument("--eval-data", help="held-out data (default: hold out --heldout-fraction of the records, whole "
+                        "documents, no text on both sides)")
     parser.add_argument("--heldout-fraction", type=float)
     parser.add_argument("--output", "-o", help="output directory (model, checkpoints/, report.json)")
     parser.add_argument("--seed", type=int)

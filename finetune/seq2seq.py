@@ -221,8 +221,8 @@ def register(subparsers) -> None:
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule,
                         help="learning rate after warm-up: constant, or linear decay to zero at --steps")
-    parser.add_argument("--heldout-pairs", type=int, default=0,
-                        help="hold out this many pairs (a seeded sample; pairs sharing a source stay together)")
+    parser.add_argument("--heldout-fraction", type=float, default=None,
+                        help="hold out this share of the pairs (no source or target on both sides), for --target-exact")
     parser.add_argument("--target-exact", type=float, default=None,
                         help="stop once greedy exact match on the held-out pairs reaches this share (e.g. 0.99)")
     parser.add_argument("--threads", type=int, default=defaults.threads)
@@ -239,25 +239,22 @@ def _run(args) -> int:
         if column not in table.columns:
             raise InputError(args.data, f"no column {column!r}; columns are {table.columns}")
     pairs = [(str(row[args.source_column]), str(row[args.target_column])) for row in table.rows]
-    pairs, heldout = hold_out(pairs, args.heldout_pairs, args.seed)
+    heldout = []
+    if args.heldout_fraction is not None:
+        from finetune.data import SourcedRecord, split_heldout
+
+        records = [SourcedRecord({"source": source, "target": target}, args.data, number)
+                   for number, (source, target) in enumerate(pairs, start=1)]
+        train, held = split_heldout(records, args.heldout_fraction, args.seed, text_fields=("source", "target"))
+        pairs, heldout = ([(r.record["source"], r.record["target"]) for r in part] for part in (train, held))
     config = Seq2SeqConfig(
         vocab_size=args.vocab_size, d_model=args.d_model, layers=args.layers, steps=args.steps,
         max_seconds=args.max_seconds or None, batch_size=args.batch_size, learning_rate=args.learning_rate,
         schedule=args.schedule, target_exact=args.target_exact, threads=args.threads, seed=args.seed)
     out = train_seq2seq(pairs, args.output, config, heldout)
     report = json.loads((out / "training.json").read_text(encoding="utf-8"))
-    held = (f", held-out exact {report['heldout_exact']}/{len(heldout)}" if report["heldout_exact"] is not None
-            else "")
-    print(f"augkit train-mt: {len(pairs)} pairs, {report['steps']} steps (stopped: {report['stopped']}){held} -> {out}")
+    exact = (f", held-out exact {report['heldout_exact']}/{len(heldout)}" if report["heldout_exact"] is not None
+             else "")
+    print(f"augkit train-mt: {len(pairs)} pairs, {report['steps']} steps (stopped: {report['stopped']}){exact} -> {out}")
     return 0
 
-
-def hold_out(pairs: Sequence[tuple[str, str]], count: int, seed: int) -> tuple[list, list]:
-    """(train, held-out): about `count` pairs drawn with `seed`; every pair with a held-out source is held out."""
-    if count <= 0:
-        return list(pairs), []
-    sources = sorted({source for source, _ in pairs})
-    if count >= len(sources):
-        raise AugkitError(f"cannot hold out {count} pairs: only {len(sources)} distinct sources")
-    chosen = set(random.Random(seed).sample(sources, count))
-    return [p for p in pairs if p[0] not in chosen], [p for p in pairs if p[0] in chosen]

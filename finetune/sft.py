@@ -139,12 +139,15 @@ def run(config: TrainConfig) -> dict[str, Any]:
 
     from finetune import data, models, recipe
 
-    # 1. Data: conversations, held out by document unless an eval set is given.
+    # 1. Data: conversations; unless an eval set is given, whole documents are held out and no prompt or
+    #    response text is on both sides (in either field: the two directions of a pair count).
     records = data.load_records(config.data, txt_unit=config.txt_unit)
     if config.eval_data:
         train_records, eval_records = records, data.load_records(config.eval_data, txt_unit=config.txt_unit)
     else:
-        train_records, eval_records = data.split_heldout(records, config.heldout_fraction, config.seed)
+        train_records, eval_records = data.split_heldout(
+            records, config.heldout_fraction, config.seed,
+            text_fields=(config.prompt_field, config.response_field, "messages"))
     fields = {"prompt_field": config.prompt_field, "response_field": config.response_field,
               "prompt_template": config.prompt_template}
     train_conversations = data.conversations_of(train_records, **fields)
