@@ -157,6 +157,8 @@ def _register_evaluate(subparsers) -> None:
     parser.add_argument("--beam-size", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, help="evaluate the first N records only")
+    parser.add_argument("--train-data", help="training data: report how many evaluated references, sources and "
+                        "texts occur in it (normalised, exact)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.set_defaults(func=_run_evaluate)
 
@@ -173,6 +175,7 @@ def _run_evaluate(args) -> int:
         text_field=args.text_field, source_field=args.source_field, target_field=args.target_field,
         prompt_template=args.prompt_template, target_lang=args.target_lang, window=args.window,
         stride=args.stride, backend=args.backend, limit=args.limit, txt_unit=args.txt_unit,
+        train_data=args.train_data,
         decoding=evaluate.Decoding(args.max_new_tokens, args.beam_size, args.batch_size),
     )
     report = evaluate.run(args.model, args.data, settings, base=args.base, output=args.output)

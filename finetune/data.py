@@ -182,7 +182,7 @@ def split_heldout(records: list[SourcedRecord], fraction: float, seed: int,
 
     A group joins, transitively, the records of one document (`doc`; a record whose `doc` is
     missing or null is a document of its own) and the records that share a text in any of
-    `text_fields` (`heldout_texts`), whichever field holds it: the source of one translation pair
+    `text_fields` (`normalised_texts`), whichever field holds it: the source of one translation pair
     is the target of the pair in the other direction. Groups are shuffled with `seed`, in an order
     that does not depend on the order of the records, and held out one by one while the held-out
     set stays within `fraction` of the records; a group too large to fit is passed over.
@@ -198,7 +198,7 @@ def split_heldout(records: list[SourcedRecord], fraction: float, seed: int,
     for index, item in enumerate(records):
         doc = item.record.get("doc")
         for key in ([f"doc\t{doc}"] if doc is not None else []) + [f"text\t{text}" for text in
-                                                                 heldout_texts(item.record, text_fields)]:
+                                                                 normalised_texts(item.record, text_fields)]:
             record_nodes.append(index)
             key_nodes.append(keys.setdefault(key, len(records) + len(keys)))
     nodes = len(records) + len(keys)
@@ -227,10 +227,13 @@ def split_heldout(records: list[SourcedRecord], fraction: float, seed: int,
     return train, [item for index, item in enumerate(records) if index in chosen]
 
 
-def heldout_texts(record: Record, fields: Sequence[str]) -> set[str]:
-    """The normalised texts (NFKC, case-folded, whitespace collapsed: dedup's key) of a record's
-    `fields`; a `messages` list gives its user and assistant turns (a system prompt shared by every
-    record would join them all)."""
+TEXT_NORMALISATION = "NFKC, case-folded, whitespace collapsed"
+
+
+def normalised_texts(record: Record, fields: Sequence[str]) -> set[str]:
+    """The texts of a record's `fields`, normalised as dedup's key (`TEXT_NORMALISATION`); a
+    `messages` list gives its user and assistant turns (a system prompt shared by every record
+    would join them all in `split_heldout`)."""
     from corpora.stages.dedup import key_text
 
     texts = []

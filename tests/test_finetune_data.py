@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finetune.data import SourcedRecord, heldout_texts, split_heldout
+from finetune.data import SourcedRecord, normalised_texts, split_heldout
 
 FIELDS = ("prompt", "response", "messages")
 
@@ -17,7 +17,7 @@ def _records(rows: list[dict]) -> list[SourcedRecord]:
 
 
 def _texts(records: list[SourcedRecord]) -> set[str]:
-    return {text for item in records for text in heldout_texts(item.record, FIELDS)}
+    return {text for item in records for text in normalised_texts(item.record, FIELDS)}
 
 
 def _docs(records: list[SourcedRecord]) -> set:

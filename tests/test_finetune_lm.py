@@ -184,16 +184,30 @@ def test_tibetan_bleu_uses_syllables():
 
 
 def test_evaluate_side_by_side_with_both_backends(corpus, cpt_model, sft_model, tmp_path):
+    evaluated = [json.loads(line) for line in (corpus / "pairs.jsonl").read_text(encoding="utf-8").splitlines()][:12]
+    first, other = evaluated[0], next(r for r in evaluated if r["source"] != evaluated[0]["source"])
+    # Training data holding the first pair in the other direction (and upper case) and the other's reference.
+    (tmp_path / "train.jsonl").write_text(
+        json.dumps({"prompt": first["target"].upper(), "response": first["source"]}) + "\n"
+        + json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": other["target"]}]})
+        + "\n", encoding="utf-8")
     outputs = {}
     for backend in ("hf", "ct2"):
         out = tmp_path / backend
         code = cli("evaluate", "--model", sft_model, "--base", cpt_model, "--data", corpus / "pairs.jsonl",
                    "--metrics", "ppl,bpc,bleu,chrf,chrf++", "--text-field", "target", "--prompt-template",
                    "Maltese: {prompt}", "--target-lang", "mt", "--max-new-tokens", "12", "--limit", "12",
-                   "--backend", backend, "--output", out)
+                   "--backend", backend, "--output", out, *(["--train-data", tmp_path / "train.jsonl"]
+                                                           if backend == "hf" else []))
         assert code == 0
         outputs[backend] = out
     report = json.loads((outputs["hf"] / "evaluation.json").read_text())
+    overlap = report["training_overlap"]
+    references = sum(r["target"] in (first["target"], other["target"]) for r in evaluated)
+    assert overlap["references"] == overlap["texts"] == {"in_train": references, "of": 12}
+    assert overlap["sources"] == {"in_train": sum(r["source"] == first["source"] for r in evaluated), "of": 12}
+    assert f"{references} of 12 references" in (outputs["hf"] / "evaluation.md").read_text()
+    assert "training_overlap" not in json.loads((outputs["ct2"] / "evaluation.json").read_text())
     base, adapted = report["models"]["base"], report["models"]["adapted"]
     # SFT on the references' language lowers their bits per character; 30 steps are too few to promise BLEU.
     assert adapted["language_model"]["bpc"] < base["language_model"]["bpc"]
