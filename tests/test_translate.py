@@ -492,6 +492,7 @@ def test_default_filters_use_language_identification():
         == "wrong_language"
 
 
+@pytest.mark.slow
 def test_train_mt_command_output_translates(cache_dir, tmp_path):
     rows = [{"src": f"{a} {b}", "tgt": f"{WORDS[a]} {WORDS[b]}"} for a in range(10) for b in range(10)]
     (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
