@@ -56,10 +56,12 @@ def trained_model(tmp_path_factory) -> Path:
     pairs = [spelled_pair(rng) for _ in range(4000)]
     seen = {source for source, _ in pairs}
     heldout = [pair for pair in (spelled_pair(heldout_rng) for _ in range(400)) if pair[0] not in seen][:300]
-    # Trained to a quality, not a step count: greedy decoding is exact on every held-out pair (reached
-    # near step 1,000 of the 1,500 cap), so the tests below do not rest on where a float lands.
+    # Trained to a quality, not a step count: greedy decoding exact on >= 99% of the held-out pairs
+    # (reached between steps 700 and 1,000 of the 1,500 cap on the kernels tried; at 500 steps the
+    # model was at 93-98% and the CLI test below passed or failed by CPU). 100% is no target: one
+    # pair may stay wrong on one CPU and right on another.
     model = train_seq2seq(pairs, tmp_path_factory.mktemp("spelled"), Seq2SeqConfig(
-        steps=1500, max_seconds=None, learning_rate=3e-3, schedule="linear", target_exact=1.0), heldout)
+        steps=1500, max_seconds=None, learning_rate=3e-3, schedule="linear", target_exact=0.99), heldout)
     training = json.loads((model / "training.json").read_text(encoding="utf-8"))
     assert training["stopped"] == "target", f"held-out exact match by step: {training['checks']}"
     return model
