@@ -181,9 +181,11 @@ def split_heldout(records: list[SourcedRecord], fraction: float, seed: int,
     document and no text is on both sides.
 
     A group joins, transitively, the records of one document (`doc`; a record whose `doc` is
-    missing or null is a document of its own) and the records that share a text in any of
-    `text_fields` (`normalised_texts`), whichever field holds it: the source of one translation pair
-    is the target of the pair in the other direction. Groups are shuffled with `seed`, in an order
+    missing or null is a document of its own), the records derived from one record (the corpus
+    builder's `meta["parents"]`: its SFT records put the source inside an instruction, and the two
+    translation directions of a pair share their parent) and the records that share a text in any
+    of `text_fields` (`normalised_texts`), whichever field holds it: the source of one translation
+    pair is the target of the pair in the other direction. Groups are shuffled with `seed`, in an order
     that does not depend on the order of the records, and held out one by one while the held-out
     set stays within `fraction` of the records; a group too large to fit is passed over.
     """
@@ -193,12 +195,10 @@ def split_heldout(records: list[SourcedRecord], fraction: float, seed: int,
 
     if not 0 < fraction < 1:
         raise AugkitError(f"held-out fraction must be between 0 and 1, got {fraction}")
-    keys: dict[str, int] = {}  # "doc\t<doc>" or "text\t<normalised text>" -> node number after the records
+    keys: dict[str, int] = {}  # group key -> its node in the graph, after the records' nodes
     record_nodes, key_nodes = [], []
     for index, item in enumerate(records):
-        doc = item.record.get("doc")
-        for key in ([f"doc\t{doc}"] if doc is not None else []) + [f"text\t{text}" for text in
-                                                                 normalised_texts(item.record, text_fields)]:
+        for key in _group_keys(item.record, text_fields):
             record_nodes.append(index)
             key_nodes.append(keys.setdefault(key, len(records) + len(keys)))
     nodes = len(records) + len(keys)
@@ -225,6 +225,15 @@ def split_heldout(records: list[SourcedRecord], fraction: float, seed: int,
                           f"sharing a document or a text has {smallest}; give --eval-data or a larger fraction")
     train = [item for index, item in enumerate(records) if index not in chosen]
     return train, [item for index, item in enumerate(records) if index in chosen]
+
+
+def _group_keys(record: Record, text_fields: Sequence[str]) -> list[str]:
+    """What joins a record to others in `split_heldout`: its document, its parents, its texts."""
+    meta = record.get("meta")
+    parents = (meta.get("parents") or []) if isinstance(meta, dict) else []
+    return ([f"doc\t{record['doc']}"] if record.get("doc") is not None else []) \
+        + [f"parent\t{parent}" for parent in parents] \
+        + [f"text\t{text}" for text in sorted(normalised_texts(record, text_fields))]
 
 
 TEXT_NORMALISATION = "NFKC, case-folded, whitespace collapsed"

@@ -37,6 +37,25 @@ def test_both_directions_of_a_pair_stay_on_one_side():
     assert not _texts(train) & _texts(heldout)
 
 
+def test_builder_records_of_one_pair_stay_together_though_the_source_is_inside_an_instruction():
+    # As `augkit build` writes SFT records: no doc, the source inside a templated user turn, the
+    # pair's record id in meta.parents (both directions share it).
+    rows = []
+    for index in range(100):
+        english, tibetan = f"line {index}", f"ཚིག་{index}"
+        for source, target, prompt in ((english, tibetan, "Render this English sentence in Tibetan.\nEnglish: {}"),
+                                       (tibetan, english, "Translate the following Tibetan text into English.\n"
+                                                          "Tibetan: {}")):
+            rows.append({"messages": [{"role": "user", "content": prompt.format(source)},
+                                      {"role": "assistant", "content": target}],
+                         "meta": {"parents": [f"bo_en:{index}"], "source": source}})
+    train, heldout = split_heldout(_records(rows), 0.1, seed=0, text_fields=FIELDS)
+    assert len(heldout) == 20
+    parents = [{parent for item in part for parent in item.record["meta"]["parents"]} for part in (train, heldout)]
+    assert not parents[0] & parents[1]
+    assert not {item.record["meta"]["source"] for item in heldout} & _texts(train)
+
+
 def test_null_documents_are_singletons_not_one_document():
     # 60 records with doc null and 40 with a document each: the null ones used to make one document
     # ("None"), which seed 13 drew, holding out 61 of the 100 records for a fraction of 0.05.
