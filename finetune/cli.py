@@ -26,7 +26,8 @@ def _training_options(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--sft-data", help="SFT prompt/response or messages data (overrides sft.data)")
     else:
         parser.add_argument("--data", help="training data: jsonl/parquet/csv/tsv/txt, a save_to_disk dir, PATH:SPLIT")
-    parser.add_argument("--eval-data", help="held-out data (default: hold out --heldout-fraction of the documents)")
+    parser.add_argument("--eval-data", help="held-out data (default: hold out --heldout-fraction of the records, whole "
+                        "documents, no text on both sides)")
     parser.add_argument("--heldout-fraction", type=float)
     parser.add_argument("--output", "-o", help="output directory (model, checkpoints/, report.json)")
     parser.add_argument("--seed", type=int)
@@ -156,6 +157,8 @@ def _register_evaluate(subparsers) -> None:
     parser.add_argument("--beam-size", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, help="evaluate the first N records only")
+    parser.add_argument("--train-data", help="training data: report how many evaluated references, sources and "
+                        "texts occur in it (normalised, exact)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.set_defaults(func=_run_evaluate)
 
@@ -172,6 +175,7 @@ def _run_evaluate(args) -> int:
         text_field=args.text_field, source_field=args.source_field, target_field=args.target_field,
         prompt_template=args.prompt_template, target_lang=args.target_lang, window=args.window,
         stride=args.stride, backend=args.backend, limit=args.limit, txt_unit=args.txt_unit,
+        train_data=args.train_data,
         decoding=evaluate.Decoding(args.max_new_tokens, args.beam_size, args.batch_size),
     )
     report = evaluate.run(args.model, args.data, settings, base=args.base, output=args.output)
