@@ -243,7 +243,7 @@ def normalised_texts(record: Record, fields: Sequence[str]) -> set[str]:
     """The texts of a record's `fields`, normalised as dedup's key (`TEXT_NORMALISATION`); a
     `messages` list gives its user and assistant turns (a system prompt shared by every record
     would join them all in `split_heldout`)."""
-    from corpora.stages.dedup import key_text
+    from corpora.stages.common import normalised_key
 
     texts = []
     for field in fields:
@@ -253,7 +253,7 @@ def normalised_texts(record: Record, fields: Sequence[str]) -> set[str]:
         elif isinstance(value, list):
             texts += [m["content"] for m in value if isinstance(m, dict) and isinstance(m.get("content"), str)
                       and m.get("role") != "system"]
-    return {key for key in (key_text(text, casefold=True, ignore_punctuation=False) for text in texts) if key}
+    return {key for key in (normalised_key(text) for text in texts) if key}
 
 
 @dataclass
