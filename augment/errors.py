@@ -1,4 +1,4 @@
-"""The one exception type for expected, user-facing failures."""
+"""The exception types for expected, user-facing failures (the CLI prints them as one line, exit 2)."""
 
 
 class AugkitError(Exception):
@@ -16,3 +16,8 @@ class InputError(AugkitError):
             where += f" (byte {offset})"
         super().__init__(f"{where}: {problem}")
         self.path, self.line, self.offset, self.problem = path, line, offset, problem
+
+
+class EncodingError(InputError):
+    """Bytes that are not valid in the file's encoding. A command with `--errors` can replace them;
+    the CLI adds that hint only to commands that have the option."""

@@ -7,9 +7,14 @@ Formats (`FORMATS`): `txt` (one text per line), `jsonl` (one JSON object per lin
 (header row; TSV is plain tab-separated, no quoting), `parquet`, and `conllu` (Universal
 Dependencies). `format_from_path` guesses the format from the file name; `-` means stdin/stdout.
 
-Decoding is strict UTF-8: invalid bytes raise `InputError` naming the file, line and byte offset.
-With `errors="replace"` each invalid byte sequence becomes U+FFFD (exactly as Python's "replace"
-handler does) and is counted in a `DecodeStats` you pass in, so callers can report how much changed.
+Every reader decodes the same way (`read_lines`, `iter_jsonl`, `read_table`, `read_conllu`,
+`iter_texts`): UTF-8, with a leading byte-order mark removed; a file that starts with a UTF-16 or
+UTF-32 byte-order mark is decoded as such; a file with NUL bytes near its start and no byte-order
+mark (UTF-16/32 without one, or not text at all) is refused. Decoding is strict: invalid bytes
+raise `EncodingError` naming the file, line, byte offset and encoding. With `errors="replace"` each
+invalid byte sequence becomes U+FFFD (exactly as Python's "replace" handler does) and is counted in
+a `DecodeStats` you pass in, so callers can report how much changed. A missing, unreadable or
+directory input is an `InputError` naming it.
 
 API:
     read_lines(path, errors="strict", stats=None) -> Iterator[str]
@@ -19,28 +24,38 @@ API:
     read_table(path, fmt, errors="strict", stats=None) -> Table   (jsonl, csv, tsv, parquet)
         `Table.columns` (in file order) and `Table.rows` (list of dicts), all in memory.
     iter_jsonl(path, errors="strict", stats=None) -> Iterator[(line number, dict)]   (streaming)
+    iter_texts(path, fmt, column="text", errors="strict", stats=None) -> Iterator[(position, str | None)]
+        One text per line (txt), sentence (conllu) or row (the column of a table), for commands
+        that only need the texts.
     write_table(path, fmt, table) -> int
     read_conllu(path, errors="strict", stats=None) -> Iterator[ConlluSentence]
     write_conllu(path, sentences) -> int
+    check_outputs(inputs, outputs)   refuse an output that is an input (also through a link)
+    batched(items, size)   lists of `size` items, for streaming a file in batches
+    atomic_output(path, binary=False)   the writers' handle: a temporary file renamed at the end
 Writers write to a temporary file beside the target and rename it at the end, so an interrupted
-run never leaves a half-written output; they return the number of lines/rows/sentences written.
+run never leaves a half-written output; the file gets the permissions the umask allows, as with
+`open()`; they return the number of lines/rows/sentences written.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import errno
 import json
 import os
+import secrets
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from augment.errors import AugkitError, InputError
+from augment.errors import AugkitError, EncodingError, InputError
 
+ERRORS = ("strict", "replace")
 FORMATS = ("txt", "jsonl", "csv", "tsv", "parquet", "conllu")
 TABLE_FORMATS = ("jsonl", "csv", "tsv", "parquet")
 STDIO = "-"
@@ -55,6 +70,12 @@ class DecodeStats:
 
     replacements: int = 0
     first_offset: int | None = None  # byte offset of the first replacement, for the report
+    encoding: str = "utf-8"
+
+    def summary(self, path) -> str:
+        """`3 invalid UTF-8 sequence(s) in FILE replaced by U+FFFD (first at byte 120)`."""
+        return (f"{self.replacements:,} invalid {self.encoding.upper()} sequence(s) in {_display(path)} replaced "
+                f"by U+FFFD (first at byte {self.first_offset})")
 
 
 @dataclass
@@ -89,46 +110,118 @@ def _open_binary(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         return
     try:
         handle = open(path, "rb")
-    except FileNotFoundError as error:
-        raise InputError(path, "no such file") from error
-    except IsADirectoryError as error:
-        raise InputError(path, "is a directory, expected a file") from error
+    except OSError as error:
+        raise InputError(path, _reading_problem(error)) from error
     with handle:
         yield handle
 
 
-def _decode(raw: bytes, path, line: int, line_offset: int, errors: str, stats: DecodeStats | None) -> str:
+def _reading_problem(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "is a directory, expected a file"
+    if isinstance(error, PermissionError):
+        return "cannot read: permission denied"
+    return f"cannot read: {error.strerror or error}"
+
+
+# Byte-order marks, longest first: UTF-32-LE's begins with UTF-16-LE's.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_SNIFF_BYTES = 4096
+
+
+def _encoding(path, head: bytes, handle) -> tuple[str, int]:
+    """(encoding, length of its byte-order mark) from the first bytes of the file."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding, len(bom)
+    # Without a byte-order mark, UTF-16/32 text is full of NUL bytes (the high bytes of ASCII and of
+    # most other letters) yet often valid UTF-8 byte for byte: decoding it would give garbage.
+    peek = getattr(handle, "peek", None)
+    if b"\x00" in head + (peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if peek else b""):
+        raise InputError(_display(path), "holds NUL bytes: UTF-16 or UTF-32 without a byte-order mark, or not a "
+                                         "text file; convert it to UTF-8 (e.g. iconv -f UTF-16LE -t UTF-8)")
+    return "utf-8", 0
+
+
+def _decode(raw: bytes, encoding: str, path, line: int, line_offset: int, errors: str,
+            stats: DecodeStats | None) -> str:
     try:
-        return raw.decode("utf-8")
+        return raw.decode(encoding)
     except UnicodeDecodeError as error:
         if errors != "replace":
             bad = raw[error.start:error.end].hex(" ")
-            raise InputError(path, f"invalid UTF-8 (bytes {bad}); pass --errors replace to continue",
-                             line=line, offset=line_offset + error.start) from None
-    # Same result as raw.decode("utf-8", "replace"), but counting each replaced sequence.
+            raise EncodingError(path, f"invalid {encoding.upper()} (bytes {bad})",
+                                line=line, offset=line_offset + error.start) from None
+    # Same result as raw.decode(encoding, "replace"), but counting each replaced sequence.
     pieces, start = [], 0
     while True:
         try:
-            pieces.append(raw[start:].decode("utf-8"))
+            pieces.append(raw[start:].decode(encoding))
             return "".join(pieces)
         except UnicodeDecodeError as error:
-            pieces.append(raw[start:start + error.start].decode("utf-8"))
+            pieces.append(raw[start:start + error.start].decode(encoding))
             pieces.append("\ufffd")
             if stats is not None:
                 stats.replacements += 1
+                stats.encoding = encoding
                 if stats.first_offset is None:
                     stats.first_offset = line_offset + start + error.start
             start += error.end
 
 
+def _utf8_lines(prefix: bytes, handle) -> Iterator[bytes]:
+    """The file's `\\n`-terminated lines, `prefix` being bytes already read from its start."""
+    *complete, pending = prefix.split(b"\n")
+    for piece in complete:
+        yield piece + b"\n"
+    first = pending + handle.readline()
+    if first:
+        yield first
+    yield from handle
+
+
+def _unit_lines(prefix: bytes, handle, newline: bytes) -> Iterator[bytes]:
+    """Lines of a UTF-16/32 file: split where the newline code unit starts at a code-unit boundary
+    (a newline unit never occurs inside a surrogate pair)."""
+    unit, buffer, scan = len(newline), prefix, 0
+    while True:
+        start, position = 0, buffer.find(newline, scan)
+        while position != -1:
+            if position % unit == 0:
+                yield buffer[start:position + unit]
+                start = position + unit
+                position = buffer.find(newline, start)
+            else:
+                position = buffer.find(newline, position + 1)
+        buffer = buffer[start:]
+        scan = max(0, len(buffer) - unit)
+        chunk = handle.read(1 << 16)
+        if not chunk:
+            break
+        buffer += chunk
+    if buffer:
+        yield buffer
+
+
 def _raw_lines(path, errors: str, stats: DecodeStats | None, keepends: bool) -> Iterator[tuple[int, str]]:
     """(line number, decoded line) for every `\\n`-terminated line of the file."""
-    if errors not in ("strict", "replace"):
+    if errors not in ERRORS:
         raise AugkitError(f"unknown errors mode {errors!r}; use 'strict' or 'replace'")
     with _open_binary(path) as handle:
-        offset = 0
-        for number, raw in enumerate(handle, start=1):
-            text = _decode(raw, _display(path), number, offset, errors, stats)
+        try:
+            head = handle.read(4)
+        except OSError as error:  # a directory given as stdin, a device that cannot be read
+            raise InputError(_display(path), _reading_problem(error)) from error
+        encoding, offset = _encoding(path, head, handle)
+        if encoding == "utf-8":
+            lines = _utf8_lines(head[offset:], handle)
+        else:
+            lines = _unit_lines(head[offset:], handle, "\n".encode(encoding))
+        for number, raw in enumerate(lines, start=1):
+            text = _decode(raw, encoding, _display(path), number, offset, errors, stats)
             offset += len(raw)
             if not keepends:
                 text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
@@ -141,39 +234,117 @@ def read_lines(path, errors: str = "strict", stats: DecodeStats | None = None) -
         yield text
 
 
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of `size` items (the last one shorter), for commands that stream a file in batches
+    (itertools.batched, which needs Python 3.12)."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+# Write failures that say nothing about the input; reported against the output file.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
 @contextmanager
-def _open_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
-    """A handle for `path` (or stdout) that only replaces `path` once writing has succeeded."""
+def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
+    """A handle for `path` (or stdout) that only replaces `path` once writing has succeeded.
+
+    The temporary file `.NAME.XXXXXXXX.tmp` beside the target is created with mode 0666 less the
+    umask, as `open()` would create the target itself."""
     if str(path) == STDIO:
-        if binary:
-            yield sys.stdout.buffer
-        else:
-            yield sys.stdout
-        sys.stdout.flush()
+        try:
+            yield sys.stdout.buffer if binary else sys.stdout
+            sys.stdout.flush()
+        except OSError as error:
+            if error.errno in _WRITE_ERRNOS and error.filename is None:
+                raise OSError(error.errno, error.strerror, "<stdout>") from error
+            raise
         return
     target = Path(path)
+    if target.is_dir():
+        raise InputError(path, "is a directory; give a file name for the output")
     if not target.parent.is_dir():
         raise InputError(path, f"output folder {target.parent} does not exist")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    descriptor, temporary = _create_temporary(target)
     try:
         mode = "wb" if binary else "w"
         with open(descriptor, mode, **({} if binary else {"encoding": "utf-8", "newline": ""})) as handle:
             yield handle
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as error:
         os.unlink(temporary)
+        if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS and error.filename is None:
+            raise OSError(error.errno, error.strerror, str(target)) from error
         raise
+
+
+def _create_temporary(target: Path) -> tuple[int, Path]:
+    for _ in range(100):
+        temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temporary
+        except FileExistsError:
+            continue
+        except PermissionError as error:
+            raise InputError(target, f"cannot write in {target.parent}: permission denied") from error
+        except OSError as error:
+            raise InputError(target, f"cannot write: {error.strerror or error}") from error
+    raise InputError(target, f"cannot create a temporary file in {target.parent}")
 
 
 def write_lines(path, lines: Iterable[str]) -> int:
     """One line per string, each terminated by `\\n`."""
     count = 0
-    with _open_output(path) as handle:
+    with atomic_output(path) as handle:
         for text in lines:
             handle.write(text)
             handle.write("\n")
             count += 1
     return count
+
+
+def write_text(path, text: str) -> None:
+    """`text` as the whole file, written atomically."""
+    with atomic_output(path) as handle:
+        handle.write(text)
+
+
+def check_outputs(inputs: Iterable, outputs: Iterable) -> None:
+    """Refuse, before anything is read or written, an output that is one of the inputs (the same
+    path, a symbolic link to it or a hard link of it), or two outputs that are the same file.
+    `-` (stdin/stdout) and None are skipped; inputs that do not exist cannot be overwritten."""
+    existing = []
+    for item in inputs:
+        if item is None or str(item) == STDIO:
+            continue
+        try:
+            existing.append((item, os.stat(item)))
+        except OSError:
+            continue
+    seen: dict[str, object] = {}
+    for output in outputs:
+        if output is None or str(output) == STDIO:
+            continue
+        real = os.path.realpath(output)
+        if real in seen:
+            raise InputError(output, f"given twice as an output (also as {seen[real]}); write to different files")
+        seen[real] = output
+        try:
+            status = os.stat(output)
+        except OSError:
+            continue
+        for item, item_status in existing:
+            if os.path.samestat(status, item_status):
+                same = "" if os.path.abspath(item) == os.path.abspath(output) else f" (the same file as {item})"
+                raise InputError(output, f"is an input{same}; refusing to overwrite it, write to another file")
 
 
 # --- tables: jsonl / csv / tsv / parquet -------------------------------------------------------
@@ -196,7 +367,7 @@ def write_table(path, fmt: str, table: Table) -> int:
     if fmt == "jsonl":
         return write_lines(path, (json.dumps(row, ensure_ascii=False) for row in table.rows))
     if fmt == "csv":
-        with _open_output(path) as handle:
+        with atomic_output(path) as handle:
             writer = csv.DictWriter(handle, fieldnames=table.columns, lineterminator="\n")
             writer.writeheader()
             writer.writerows(table.rows)
@@ -209,7 +380,7 @@ def write_table(path, fmt: str, table: Table) -> int:
         import pyarrow.parquet as pq
 
         arrow = pa.table({name: [row.get(name) for row in table.rows] for name in table.columns})
-        with _open_output(path, binary=True) as handle:
+        with atomic_output(path, binary=True) as handle:
             pq.write_table(arrow, handle)
         return len(table.rows)
     raise AugkitError(f"format {fmt!r} is not a table; table formats: {', '.join(TABLE_FORMATS)}")
@@ -227,6 +398,46 @@ def iter_jsonl(path, errors: str = "strict", stats: DecodeStats | None = None) -
         if not isinstance(row, dict):
             raise InputError(_display(path), f"expected a JSON object, got {type(row).__name__}", line=number)
         yield number, row
+
+
+def iter_texts(path, fmt: str, column: str = "text", errors: str = "strict",
+               stats: DecodeStats | None = None) -> Iterator[tuple[str, str | None]]:
+    """(position, text) for each text of a file, for commands that need only the texts.
+
+    txt: every line (position `line N`); conllu: every sentence, its `# text` or else its words
+    joined by spaces (`line N`, the sentence's first line); jsonl: the `column` of every row
+    (`line N`, streaming); csv/tsv/parquet: the `column` of every row (`row N`). A null cell gives
+    None. A missing column or a value that is not a string is an `InputError` naming the place.
+    """
+    check_format(fmt)
+    if fmt == "txt":
+        for number, text in _raw_lines(path, errors, stats, keepends=False):
+            yield f"line {number}", text
+    elif fmt == "conllu":
+        for sentence in read_conllu(path, errors, stats):
+            yield f"line {sentence.line}", sentence.metadata("text") or " ".join(row[FORM] for row in sentence.words())
+    elif fmt == "jsonl":
+        for number, row in iter_jsonl(path, errors, stats):
+            yield f"line {number}", _cell(path, row, column, line=number)
+    else:
+        table = read_table(path, fmt, errors, stats)
+        if column not in table.columns:
+            raise InputError(_display(path), f"no column {column!r}; columns: {', '.join(table.columns) or '(none)'}")
+        for number, row in enumerate(table.rows, start=1):
+            yield f"row {number}", _cell(path, row, column, row_number=number)
+
+
+def _cell(path, row: dict, column: str, line: int | None = None, row_number: int | None = None) -> str | None:
+    """The row's text in `column` (None for null); `line` or `row_number` says where, for errors."""
+    prefix = f"row {row_number}: " if row_number is not None else ""
+    if column not in row:
+        raise InputError(_display(path), f"{prefix}no column {column!r}; columns: {', '.join(row) or '(none)'}",
+                         line=line)
+    value = row[column]
+    if value is not None and not isinstance(value, str):
+        raise InputError(_display(path), f"{prefix}column {column!r} holds {type(value).__name__}, expected a string",
+                         line=line)
+    return value
 
 
 def _read_jsonl(path, errors, stats) -> Table:
@@ -290,6 +501,8 @@ def _read_parquet(path) -> Table:
 
     if str(path) == STDIO:
         raise AugkitError("parquet cannot be read from stdin; pass --input FILE")
+    if Path(path).is_dir():
+        raise InputError(path, "is a directory, expected a file")
     if not Path(path).is_file():
         raise InputError(path, "no such file")
     try:

@@ -14,17 +14,25 @@ Python API (stable; the `filter_langid` stage, the MT wrong-language filter and 
 - `load_identifier(path=None, lowercase=False)`: the same, cached per process (reloaded when the
   file changes), so stages and filters built many times load each model once.
 - `LanguageFilter(languages, *, identifier=None, verifier=None, verifier_threshold=0.5,
-  veto_threshold=None, k=3)` and `LanguageFilter.for_target("mt")` (the recommended
-  configuration, see `RECOMMENDED`). `.decide(texts) -> list[Decision]`, where
+  veto_threshold=None, min_script_share=None, k=3)` and `LanguageFilter.for_target("mt")` (the
+  recommended configuration, see `RECOMMENDED`; it always checks the script). `.decide(texts) -> list[Decision]`, where
   `Decision(keep, reason, scores, verifier_score)`: `reason` is `None` when kept, else one of
   `REASONS`; `scores` is the general model's top-k, for a record's `meta`. `.signature()` names
   every setting that affects the decisions; `.target` is the language when there is one.
 - `train_model(examples, output, ...)` trains a fastText supervised model from
   (language, text) pairs, deterministically (one thread, fixed seed), and quantizes it to `.ftz`.
-- `read_labelled(spec)` reads `LANG=PATH[:FIELD]` training/evaluation files.
+- `read_labelled(spec, errors="strict")` reads `LANG=PATH[:FIELD]` training/evaluation files
+  (txt, conllu, jsonl/csv/tsv/parquet with FIELD) through `augment.formats`.
 
 The decision rule (one target language T; general model G; optional verifier V trained for T):
 
+0. With `min_script_share` (every `for_target` filter: 0.25): drop as `wrong_script` a text in
+   which fewer than that share of the letters are in the scripts of the accepted languages, which
+   the FLORES code names (`mlt_Latn`: Latin). Models decide on letters they were never trained on
+   almost at random: the Maltese verifier, trained on Latin script only, accepted short Arabic.
+   A text without letters (digits, punctuation) is left to the models. The share is low because
+   one Han character does the work of several Latin letters: Chinese PUD sentences with Latin
+   names have shares down to 0.32 (`Goffredo Petrassi的兩個學生、Ennio Morricone...`).
 1. Without a verifier: keep when G's top-1 language is accepted and its probability reaches that
    language's threshold (`languages` maps each accepted language to its threshold); otherwise drop,
    `no_language` (empty text: nothing to predict from), `wrong_language` (top-1 is
@@ -45,7 +53,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,7 +62,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from augment.errors import AugkitError, InputError
-from augment.languages import to_flores
+from augment.formats import DecodeStats, format_from_path, iter_texts
+from augment.languages import script, script_share, to_flores
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_NAME = "lid.176.ftz"
@@ -63,7 +71,7 @@ UNDETERMINED = "und"
 LABEL_PREFIX = "__label__"
 
 # Reason codes a filter gives for a dropped text.
-REASONS = ("no_language", "wrong_language", "low_confidence")
+REASONS = ("no_language", "wrong_script", "wrong_language", "low_confidence")
 
 
 def default_model_path() -> Path:
@@ -210,6 +218,12 @@ class Decision(NamedTuple):
     verifier_score: float | None  # the verifier's probability of the target, when it was consulted
 
 
+# Targets without an entry in RECOMMENDED use the general model alone with DEFAULT_THRESHOLD, and
+# every target the script check with DEFAULT_SCRIPT_SHARE (see the decision rule above).
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_SCRIPT_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class Recommended:
     """The project's recommended filter for one target language (documented in docs/langid.md)."""
@@ -219,10 +233,9 @@ class Recommended:
     verifier_lowercase: bool = False
     verifier_threshold: float = 0.5
     veto_threshold: float | None = None
+    min_script_share: float = DEFAULT_SCRIPT_SHARE
 
 
-# Targets without an entry use the general model alone with DEFAULT_THRESHOLD.
-DEFAULT_THRESHOLD = 0.5
 RECOMMENDED: dict[str, Recommended] = {
     "mlt_Latn": Recommended(
         threshold=0.5, verifier="mlt_Latn.verifier.ftz", verifier_lowercase=True,
@@ -242,13 +255,15 @@ class LanguageFilter:
         verifier: LanguageIdentifier | None = None,
         verifier_threshold: float = 0.5,
         veto_threshold: float | None = None,
+        min_script_share: float | None = None,
         k: int = 3,
     ):
         wanted = {languages: DEFAULT_THRESHOLD} if isinstance(languages, str) else dict(languages)
         if not wanted:
             raise AugkitError("a language filter needs at least one language")
         self.thresholds = {to_flores(code): float(value) for code, value in wanted.items()}
-        for code, value in [*self.thresholds.items(), ("verifier", verifier_threshold), ("veto", veto_threshold)]:
+        for code, value in [*self.thresholds.items(), ("verifier", verifier_threshold), ("veto", veto_threshold),
+                            ("script share", min_script_share)]:
             if value is not None and not 0.0 <= value <= 1.0:
                 raise AugkitError(f"threshold for {code} must be within [0, 1], got {value}")
         if verifier is not None and len(self.thresholds) != 1:
@@ -259,6 +274,8 @@ class LanguageFilter:
         self.verifier = verifier
         self.verifier_threshold = verifier_threshold
         self.veto_threshold = veto_threshold
+        self.min_script_share = min_script_share
+        self.scripts = tuple(sorted({script(code) for code in self.thresholds}))
         self.k = k
         self.target = next(iter(self.thresholds)) if len(self.thresholds) == 1 else None
         if verifier is not None and self.target not in verifier.labels:
@@ -281,24 +298,36 @@ class LanguageFilter:
         code = to_flores(language)
         recommended = RECOMMENDED.get(code)
         if recommended is None:
-            return cls({code: DEFAULT_THRESHOLD}, identifier=identifier, k=k)
+            return cls({code: DEFAULT_THRESHOLD}, identifier=identifier, min_script_share=DEFAULT_SCRIPT_SHARE, k=k)
         verifier = None
         if recommended.verifier is not None:
             verifier = load_identifier(str(MODELS_DIR / recommended.verifier), recommended.verifier_lowercase)
         return cls(
             {code: recommended.threshold}, identifier=identifier, verifier=verifier,
-            verifier_threshold=recommended.verifier_threshold, veto_threshold=recommended.veto_threshold, k=k,
+            verifier_threshold=recommended.verifier_threshold, veto_threshold=recommended.veto_threshold,
+            min_script_share=recommended.min_script_share, k=k,
         )
 
     def decide(self, texts: Sequence[str]) -> list[Decision]:
         all_scores = self.identifier.predict(texts, k=self.k)
+        wrong_script = {i for i, text in enumerate(texts) if not self._script_fits(text)}
         if self.verifier is None:
-            return [self._decide_general(scores) for scores in all_scores]
-        # Ask the verifier only about texts the general model leaves open.
-        undecided = [i for i, scores in enumerate(all_scores)
-                     if not scores or not (self._general_accepts(scores) or self._vetoed(scores))]
+            return [Decision(False, "wrong_script", scores, None) if i in wrong_script else self._decide_general(scores)
+                    for i, scores in enumerate(all_scores)]
+        # Ask the verifier only about texts the script check and the general model leave open.
+        undecided = [i for i, scores in enumerate(all_scores) if i not in wrong_script
+                     and (not scores or not (self._general_accepts(scores) or self._vetoed(scores)))]
         verifier_scores = dict(zip(undecided, self.verifier.probability([texts[i] for i in undecided], self.target), strict=True))
-        return [self._decide_verified(scores, verifier_scores.get(i)) for i, scores in enumerate(all_scores)]
+        return [Decision(False, "wrong_script", scores, None) if i in wrong_script
+                else self._decide_verified(scores, verifier_scores.get(i)) for i, scores in enumerate(all_scores)]
+
+    def _script_fits(self, text: str) -> bool:
+        """False when most letters are in none of the accepted languages' scripts (a text without
+        letters is left to the models)."""
+        if self.min_script_share is None:
+            return True
+        shares = [script_share(text, code) for code in self.scripts]
+        return shares[0] is None or max(shares) >= self.min_script_share
 
     def _general_accepts(self, scores: list[tuple[str, float]]) -> bool:
         language, probability = scores[0]
@@ -339,6 +368,8 @@ class LanguageFilter:
                          f"{'+lower' if self.verifier.lowercase else ''}>={self.verifier_threshold:g}")
             if self.veto_threshold is not None:
                 parts.append(f"veto:{self.veto_threshold:g}")
+        if self.min_script_share is not None:
+            parts.append(f"script:{'+'.join(self.scripts)}>={self.min_script_share:g}")
         parts.append(f"k:{self.k}")
         return "|".join(parts)
 
@@ -347,44 +378,28 @@ class LanguageFilter:
 # Labelled data and training
 
 
-def read_labelled(spec: str) -> tuple[str, list[str]]:
-    """`LANG=PATH[:FIELD]` -> (FLORES code, texts). PATH is a text file (one text per line, blank
-    lines skipped), CoNLL-U (the `# text = ` lines) or JSON Lines (FIELD names the text field)."""
+def parse_labelled(spec: str) -> tuple[str, Path, str | None]:
+    """`LANG=PATH[:FIELD]` -> (FLORES code, path, field or None)."""
     language, sep, location = spec.partition("=")
     if not sep or not language or not location:
         raise AugkitError(f"expected LANG=PATH[:FIELD], got {spec!r}")
-    code = to_flores(language)
     path_text, field = location, None
     if not Path(location).exists() and ":" in location:
         path_text, _, field = location.rpartition(":")
-    path = Path(path_text)
-    if not path.is_file():
-        raise AugkitError(f"{path}: no such file")
-    if path.suffix == ".jsonl" and field is None:
-        raise AugkitError(f"{path}: JSON Lines needs the text field, as {language}={path}:FIELD")
-    texts = []
-    with open(path, "rb") as handle:  # bytes, so an invalid line is reported with its number
-        for number, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise InputError(path, f"invalid UTF-8 ({error.reason})", line=number) from error
-            if path.suffix == ".conllu":
-                if line.startswith("# text = "):
-                    texts.append(line[len("# text = "):].strip())
-            elif field is not None:
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)[field]
-                except (json.JSONDecodeError, KeyError, TypeError) as error:
-                    raise InputError(path, f"no text field {field!r} ({error})", line=number) from error
-                if not isinstance(value, str):
-                    raise InputError(path, f"field {field!r} is not a string", line=number)
-                texts.append(value.strip())
-            else:
-                texts.append(line.strip())
-    texts = [text for text in texts if text]
+    return to_flores(language), Path(path_text), field
+
+
+def read_labelled(spec: str, errors: str = "strict", stats: DecodeStats | None = None) -> tuple[str, list[str]]:
+    """`LANG=PATH[:FIELD]` -> (FLORES code, texts), read with `augment.formats.iter_texts`: PATH is
+    a text file (one text per line), CoNLL-U (the `# text` lines) or a table (jsonl, csv, tsv,
+    parquet) whose FIELD column holds the texts (default `text`; jsonl must name it). Blank texts
+    and null cells are skipped; the others are stripped."""
+    code, path, field = parse_labelled(spec)
+    fmt = format_from_path(path)
+    if fmt == "jsonl" and field is None:
+        raise AugkitError(f"{path}: JSON Lines needs the text field, as {spec.partition('=')[0]}={path}:FIELD")
+    texts = [text.strip() for _, text in iter_texts(path, fmt, field or "text", errors, stats)
+             if text is not None and text.strip()]
     if not texts:
         raise AugkitError(f"{path}: no texts found")
     return code, texts
@@ -435,6 +450,10 @@ def train_model(examples: Iterable[tuple[str, str]], output: str | Path, config:
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
+    try:  # an output that cannot be written fails now, not after training
+        partial.write_bytes(b"")
+    except OSError as error:
+        raise InputError(output, f"cannot write: {error.strerror or error}") from error
     with tempfile.TemporaryDirectory() as workdir:
         train_file = Path(workdir) / "train.txt"
         train_file.write_text("".join(lines), encoding="utf-8")

@@ -1,13 +1,18 @@
-"""The one place that maps language codes.
+"""The one place that maps language codes, and tells which script a text is written in.
 
 Every component speaks FLORES-200 style codes, ISO 639-3 plus ISO 15924 script (`mlt_Latn`,
 `arb_Arab`, `bod_Tibt`, `zho_Hans`). Users may write ISO 639-1 (`mt`), ISO 639-3 (`mlt`),
 the FLORES code, or a fastText label (`__label__mt`, `__label__mlt_Latn`).
+
+`script_share(text, script)` is the share of a text's letters written in an ISO 15924 script
+(`script(code)` gives a language's): the language-ID filter's script check uses it.
 """
 
 from __future__ import annotations
 
 from functools import cache
+
+import regex
 
 from augment.errors import AugkitError
 
@@ -117,3 +122,46 @@ def language_name(code: str) -> str:
     if script_code in ("Hans", "Hant"):
         name += " (Simplified)" if script_code == "Hans" else " (Traditional)"
     return name
+
+
+# --- scripts --------------------------------------------------------------------------------------
+
+# ISO 15924 codes whose letters Unicode files under other Script property values; every other code
+# (Latn, Arab, Tibt, Cyrl...) is its own property value.
+_SCRIPT_PROPERTIES = {
+    "Hans": ("Han",), "Hant": ("Han",), "Hani": ("Han",),
+    "Jpan": ("Han", "Hiragana", "Katakana"), "Kore": ("Hangul", "Han"),
+}
+# A letter is a character of category L, or a mark that belongs to one script (Tibetan subjoined
+# consonants and vowel signs); script-neutral marks (Arabic harakat, combining accents: script
+# Inherited) are not counted. The patterns match runs, not single letters: fewer matches, less work.
+
+
+@cache
+def script_pattern(script_code: str) -> regex.Pattern:
+    """Runs of the letters of an ISO 15924 script (`Latn`, `Hans`, `Jpan`)."""
+    try:
+        return regex.compile(rf"[[\p{{L}}\p{{M}}]&&[{_properties(script_code)}]]+", regex.V1)
+    except regex.error as error:
+        raise AugkitError(f"unknown script {script_code!r} (use an ISO 15924 code such as Latn)") from error
+
+
+@cache
+def _outside_pattern(script_code: str) -> regex.Pattern:
+    """Runs of the letters of every other script."""
+    return regex.compile(rf"[[\p{{L}}\p{{M}}]--[\p{{sc=Zinh}}{_properties(script_code)}]]+", regex.V1)
+
+
+def _properties(script_code: str) -> str:
+    return "".join(rf"\p{{sc={name}}}" for name in _SCRIPT_PROPERTIES.get(script_code, (script_code,)))
+
+
+def script_share(text: str, script_code: str) -> float | None:
+    """Share of the letters of `text` written in `script_code`; None when the text has no letters
+    (digits, punctuation, emoji and spaces do not count)."""
+    inside_pattern = script_pattern(script_code)
+    outside = sum(map(len, _outside_pattern(script_code).findall(text)))
+    if not outside:  # the usual case, a text in the script: one pass over it and a short search
+        return 1.0 if inside_pattern.search(text) else None
+    inside = sum(map(len, inside_pattern.findall(text)))
+    return inside / (inside + outside)

@@ -43,7 +43,7 @@ LOOKALIKES = {
 }
 _LOOKALIKE_TABLE = str.maketrans(LOOKALIKES)
 _PRESENTATION_FORM = regex.compile(r"[\uFB50-\uFDFF\uFE80-\uFEFC]")
-_VOWELS_BEFORE_SHADDA = regex.compile(r"([\u064B-\u0650]+)\u0651")
+_VOWELS_BEFORE_SHADDA = regex.compile(r"([\u064B-\u0650]+)(\u0651+)")
 
 
 def normalize_arabic(text: str) -> str:
@@ -54,7 +54,7 @@ def normalize_arabic(text: str) -> str:
         text = text.translate(_LOOKALIKE_TABLE)
     text = strip_tatweel(text)
     text = unicodedata.normalize("NFC", text)
-    return _VOWELS_BEFORE_SHADDA.sub("\u0651\\1", text)
+    return _VOWELS_BEFORE_SHADDA.sub(r"\2\1", text)
 
 
 def get_normalizer(name: str | None):

@@ -7,8 +7,10 @@ scored like a scheme's output (the row `maltese (held-out)`), the rest trains th
 - `cross_entropy`: bits per character under `CharNgramLM` (order 5, interpolated Witten-Bell,
   exact: every conditional distribution sums to one over the training characters, end-of-line and
   one unknown-character symbol). Lower is more Maltese-like.
-- `coverage`: share of output words (lower-cased letter runs) that occur in the reference.
-- `fertility`: sentencepiece pieces per whitespace word, under a unigram model trained on the
+- `coverage`: share of output words that occur in the reference. Words are Maltese words as the
+  Korpus Malti tokeniser cuts them (`augment.maltese.words`: `il-` `kelb`, numbers included,
+  punctuation not), lower-cased.
+- `fertility`: sentencepiece pieces per word (the same words), under a unigram model trained on the
   reference; compare with the held-out Maltese row.
 - `maltese_share`: share of output lines that augkit's recommended Maltese language filter
   (`augment.langid.LanguageFilter.for_target("mt")`) keeps.
@@ -29,8 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import regex
-
+from augment import maltese
 from augment.errors import AugkitError
 
 HELDOUT_EVERY = 10
@@ -40,7 +41,6 @@ MALTESE_ROW = "maltese (held-out)"
 
 _EOS = "\n"  # never inside a line, so it is free to mark the end
 _UNK = "\x00"
-_WORD = regex.compile(r"\p{L}+")
 
 
 class CharNgramLM:
@@ -100,7 +100,8 @@ class CharNgramLM:
 
 
 def words(text: str) -> list[str]:
-    return [word.lower() for word in _WORD.findall(text)]
+    """Lower-cased Maltese words (`augment.maltese.words`): `Il-Kelb, ma'` -> `il-`, `kelb`, `ma'`."""
+    return [word.lower() for word in maltese.words(text)]
 
 
 class SubwordModel:
@@ -118,11 +119,11 @@ class SubwordModel:
             self._processor = spm.SentencePieceProcessor(model_file=prefix + ".model")
 
     def fertility(self, lines: Sequence[str]) -> float:
-        """Pieces per whitespace word."""
-        n_words = sum(len(line.split()) for line in lines)
+        """Pieces of the lines per word of the lines (`words`)."""
+        n_words = sum(len(words(line)) for line in lines)
         if n_words == 0:
             return float("nan")
-        n_pieces = sum(len(self._processor.encode(word)) for line in lines for word in line.split())
+        n_pieces = sum(len(self._processor.encode(line)) for line in lines)
         return n_pieces / n_words
 
 
@@ -177,22 +178,15 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def read_texts(path: str | Path, max_lines: int | None = None) -> list[str]:
-    """Lines of a .txt file, or the sentences of a .conllu file (`# text =`, else the FORMs)."""
-    from augment.formats import format_from_path, read_conllu, read_lines
+def read_texts(path: str | Path, max_lines: int | None = None, errors: str = "strict", stats=None) -> list[str]:
+    """Lines of a .txt file, or the sentences of a .conllu file (`# text =`, else the FORMs);
+    `errors` and `stats` as in augment.formats."""
+    from itertools import islice
 
-    texts: list[str] = []
-    if format_from_path(path) == "conllu":
-        for sentence in read_conllu(path):
-            texts.append(sentence.metadata("text") or " ".join(row[1] for row in sentence.words()))
-            if max_lines is not None and len(texts) >= max_lines:
-                break
-    else:
-        for line in read_lines(path):
-            texts.append(line)
-            if max_lines is not None and len(texts) >= max_lines:
-                break
-    return texts
+    from augment.formats import format_from_path, iter_texts
+
+    fmt = "conllu" if format_from_path(path) == "conllu" else "txt"
+    return [text for _, text in islice(iter_texts(path, fmt, errors=errors, stats=stats), max_lines)]
 
 
 def default_schemes() -> list[str]:
@@ -203,12 +197,18 @@ def default_schemes() -> list[str]:
 
 
 def build_report(input_path: str | Path, reference_path: str | Path, schemes: Sequence[str] | None = None,
-                 max_lines: int | None = None, normalize: str | None = None, use_langid: bool = True) -> Report:
+                 max_lines: int | None = None, normalize: str | None = None, use_langid: bool = True,
+                 errors: str = "strict") -> Report:
     from augment.analyzers import clear_analyzers
+    from augment.formats import DecodeStats
     from augment.transliterate import Transliterator
 
-    arabic = read_texts(input_path, max_lines)
-    reference = [line for line in read_texts(reference_path) if line.strip()]
+    notes = []
+    input_stats, reference_stats = DecodeStats(), DecodeStats()
+    arabic = read_texts(input_path, max_lines, errors, input_stats)
+    reference = [line for line in read_texts(reference_path, errors=errors, stats=reference_stats) if line.strip()]
+    notes += [stats.summary(path) for path, stats in ((input_path, input_stats), (reference_path, reference_stats))
+              if stats.replacements]
     if not arabic:
         raise AugkitError(f"{input_path}: no text to transliterate")
     if len(reference) < HELDOUT_EVERY:
@@ -219,7 +219,6 @@ def build_report(input_path: str | Path, reference_path: str | Path, schemes: Se
     lm = CharNgramLM().fit(train)
     vocabulary = {word for line in train for word in words(line)}
     subwords = SubwordModel(train)
-    notes = []
     language_filter = None
     if use_langid:
         try:

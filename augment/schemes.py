@@ -16,6 +16,8 @@ A scheme folder holds `manifest.yaml`::
     source_language: ara         # optional; ISO 639-3 code passed to uroman
     analyzer: qalsadi            # optional; a morphology backend (augment.morphtx)
     tag_map: tags.tsv            # optional; path relative to the manifest, used by the analyzer
+    token_test: published        # optional; transforms buckwalter/uroman: which tokens they change
+                                 # (published: the published quirky test, the default; arabic-letters)
 
 Unknown fields are errors. A rule table is UTF-8 TSV: a header line `pattern<TAB>output<TAB>comment`,
 then one rule per line; lines starting with `#` and blank lines are ignored. The comment column is
@@ -49,10 +51,11 @@ END = "\ufdd1"
 
 TOKENIZERS = ("punct", "none")
 TRANSFORMS = ("rules", "buckwalter", "uroman", "identity")
-POSTPROCESS = ("maltese", "detokenize", "none")
+POSTPROCESS = ("maltese", "detokenize", "none")  # augment.engine.POSTPROCESS_RULE_SETS
 REQUIRED_FIELDS = ("name", "version", "description", "citation", "source_script", "target", "tokenizer",
                    "transform", "postprocess")
-OPTIONAL_FIELDS = ("rules", "notes", "source_language", "analyzer", "tag_map")
+OPTIONAL_FIELDS = ("rules", "notes", "source_language", "analyzer", "tag_map", "token_test")
+TOKEN_TESTS = ("published", "arabic-letters")  # augment.engine.token_test
 TSV_HEADER = ["pattern", "output", "comment"]
 
 _ESCAPE = regex.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(\\)|(t)|(A)|(Z)|(.?))")
@@ -88,6 +91,7 @@ class Scheme:
     source_language: str | None = None
     analyzer: str | None = None
     tag_map: Path | None = None
+    token_test: str = "published"
     warnings: list[str] = field(default_factory=list)
 
 
@@ -147,6 +151,12 @@ def _load_manifest(path: Path) -> Scheme:
     for name in ("name", "description", "source_script", "target"):
         if not isinstance(data[name], str) or not data[name].strip():
             raise InputError(path, f"{name} must be a non-empty string")
+    if "token_test" in data:
+        if data["transform"] not in ("buckwalter", "uroman"):
+            raise InputError(path, f"'token_test' is only used by transforms buckwalter and uroman, "
+                             f"not {data['transform']!r}")
+        if data["token_test"] not in TOKEN_TESTS:
+            raise InputError(path, f"token_test must be one of {', '.join(TOKEN_TESTS)}, not {data['token_test']!r}")
     rule_paths = data.get("rules") or []
     if isinstance(rule_paths, str):
         rule_paths = [rule_paths]
@@ -159,7 +169,7 @@ def _load_manifest(path: Path) -> Scheme:
         citation=str(data["citation"] or "").strip(), source_script=data["source_script"], target=data["target"],
         tokenizer=data["tokenizer"], transform=data["transform"], postprocess=data["postprocess"],
         path=path, notes=str(data.get("notes") or "").strip(), source_language=data.get("source_language"),
-        analyzer=data.get("analyzer"),
+        analyzer=data.get("analyzer"), token_test=data.get("token_test", "published"),
     )
     if data.get("tag_map"):
         scheme.tag_map = (path.parent / data["tag_map"]).resolve()

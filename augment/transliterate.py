@@ -29,16 +29,18 @@ from augment import __version__
 from augment.engine import (
     CACHE_SIZE,
     RuleEngine,
-    buckwalter_token,
+    buckwalter,
     postprocess,
+    postprocess_joined_lines,
+    postprocess_text,
     postprocess_text_lines,
     postprocess_words,
-    starts_arabic,
+    token_test,
 )
 from augment.errors import AugkitError
 from augment.normalize import get_normalizer
 from augment.schemes import END, START, Scheme, load_scheme
-from augment.text import mark_lines, tokenize
+from augment.text import mark_lines, split_emoji_words, tokenize
 
 if TYPE_CHECKING:
     from augment.analyzers import Analyzer
@@ -47,6 +49,10 @@ if TYPE_CHECKING:
 # amortise the per-batch passes, small enough for the batch strings to stay in the CPU cache
 # (measured fastest on the benchmark corpora, 18% faster than one batch).
 CHUNK_CHARS = 8192
+# A chunk's lines are joined around this word: a Unicode noncharacter, never in interchanged text
+# (and checked for), which the word cache maps to a newline.
+_LINE_BREAK = "\ufdd2"
+_LINE_BREAK_WORD = f" {_LINE_BREAK} "
 
 
 class Transliterator:
@@ -63,7 +69,8 @@ class Transliterator:
         self._analysis_cache = analysis_cache
         self.engine: RuleEngine | None = None
         self._rewrite_token = self._token_transform(cache_size)
-        self._word_cache: dict[str, str] = {}  # text mode: word -> rewrite + word-level post-processing
+        # text mode: word -> rewrite + word-level post-processing (None: the word has no tokens)
+        self._word_cache: dict[str, str | None] = {_LINE_BREAK: "\n"}
         self._token_cache: dict[str, str] = {}  # token mode: token -> rewrite + post-processing
         self._mapped_word_cache: dict[str, str] = {}  # analyzer output -> rewrite + word-level post-processing
         self.analyzer: Analyzer | None = None  # the scheme's morphological analyzer, if it has one
@@ -76,14 +83,17 @@ class Transliterator:
 
     @property
     def signature(self) -> str:
-        """`scheme:chartx|v:1|norm:none|tok:punct|augkit:0.1.0`, plus the analyzer (with its version,
-        `augment.analyzers.backend_version`) or the uroman version."""
+        """`scheme:chartx|v:2|norm:none|tok:punct|augkit:0.1.0`, plus the analyzer (with its version,
+        `augment.analyzers.backend_version`), the token test when it is not the published one, or
+        the uroman version."""
         parts = [f"scheme:{self.scheme.name}", f"v:{self.scheme.version}", f"norm:{self.normalize}",
                  f"tok:{self.scheme.tokenizer}"]
         if self.scheme.analyzer:
             from augment.analyzers import backend_version
 
             parts.append(f"analyzer:{self.scheme.analyzer}@{backend_version(self.scheme.analyzer)}")
+        if self.scheme.token_test != "published":
+            parts.append(f"test:{self.scheme.token_test}")
         if self.scheme.transform == "uroman":
             from importlib.metadata import version
 
@@ -103,9 +113,7 @@ class Transliterator:
         if self.scheme.tokenizer == "none":
             return [postprocess(self._rewrite_token(text), rule_set) for text in texts]
         if self._preprocess is not None:
-            mapped = self._preprocess_texts([tokenize(text) for text in texts])
-            words = self._mapped_words(mapped)
-            return postprocess_text_lines([" ".join(map(words.__getitem__, tokens)) for tokens in mapped], rule_set)
+            return self._transliterate_analysed(self._preprocess_texts([tokenize(text) for text in texts]))
         outputs: list[str] = []
         chunk: list[str] = []
         size = 0
@@ -120,18 +128,46 @@ class Transliterator:
     def _transliterate_chunk(self, texts: list[str]) -> list[str]:
         # Tokens never span whitespace, so each whitespace-separated word is rewritten once (with
         # the post-processing steps that stay inside words) and remembered; joining the words'
-        # outputs with single spaces joins all tokens with single spaces.
-        rule_set = self.scheme.postprocess
-        split = [text.split() for text in texts]
+        # outputs with single spaces joins all tokens with single spaces. The chunk is one string
+        # whose lines are separated by a line-break word: a constant number of C-level passes
+        # (split, set difference, a join of cached outputs, the post-processing) whatever its size.
+        if not texts:
+            return []
+        joined = _LINE_BREAK_WORD.join(texts)
+        if joined.count(_LINE_BREAK) != len(texts) - 1:
+            # The text holds the line-break character itself: a noncharacter, which the tokenizer
+            # drops as it drops a space, so a space in its place gives the same tokens.
+            joined = _LINE_BREAK_WORD.join(text.replace(_LINE_BREAK, " ") for text in texts)
+        words = joined.split()
         cache = self._word_cache
-        missing = set().union(*split).difference(cache)
+        missing = set(words).difference(cache)
         if len(cache) + len(missing) > self._cache_size:
             cache.clear()
-            missing = set().union(*split)
+            cache[_LINE_BREAK] = "\n"
+            missing = set(words).difference(cache)
         if missing:
             self._remember(list(missing))
-        lookup = cache.__getitem__
-        return postprocess_text_lines([" ".join(map(lookup, words)) for words in split], rule_set)
+        try:
+            output = " ".join(map(cache.__getitem__, words))
+        except TypeError:  # a word without tokens (only separators such as ZWNJ) is None: it adds nothing
+            output = " ".join([piece for piece in map(cache.__getitem__, words) if piece is not None])
+        if output.count("\n") != len(texts) - 1:  # a word's output holds a newline: line by line
+            return [postprocess_text(" ".join(piece for piece in map(cache.__getitem__, text.split())
+                                              if piece is not None), self.scheme.postprocess) for text in texts]
+        # Each line break has a joining space on its left and one on its right (one, shared, around
+        # an empty line; none at the ends): drop the one on the left, then the one on the right.
+        output = output.replace(" \n", "\n").replace("\n ", "\n")
+        return postprocess_joined_lines(output, self.scheme.postprocess).split("\n")
+
+    def _transliterate_analysed(self, analysed: list[list[str]]) -> list[str]:
+        """Texts given as the analyzer's per-token outputs -> their transliterations, as published:
+        each output rewritten as one token, the rewrites joined by single spaces, and every
+        post-processing step applied to the joined text in the published order. Steps 1-2 never
+        match across whitespace, so `_mapped_words` applies them once per distinct output; the
+        steps that look across words (3-6) run over each whole text (all texts in one pass)."""
+        words = self._mapped_words(analysed)
+        return postprocess_text_lines([" ".join(map(words.__getitem__, tokens)) for tokens in analysed],
+                                      self.scheme.postprocess)
 
     def _mapped_words(self, mapped: list[list[str]]) -> dict[str, str]:
         """The analyzer's per-token outputs (which may hold spaces: `li medresthom`) rewritten by the
@@ -155,13 +191,18 @@ class Transliterator:
         return cache
 
     def transliterate_tokens(self, tokens: Sequence[str]) -> list[str]:
-        """Token mode: one output token per input token, each post-processed alone."""
+        """Token mode: one output token per input token, each post-processed alone.
+
+        As published, the Maltese post-processing runs on each token, while detokenisation (the
+        baselines' only step) is a step of joined text: the baselines return tokens as rewritten.
+        """
         tokens = list(tokens)
         if self._normalizer is not None:
             tokens = [self._normalizer(token) for token in tokens]
         if self._preprocess is not None:
             tokens = self._preprocess(tokens)
-        cache, rule_set = self._token_cache, self.scheme.postprocess
+        cache = self._token_cache
+        rule_set = "none" if self.scheme.postprocess == "detokenize" else self.scheme.postprocess
         if len(cache) > self._cache_size:
             cache.clear()
         for token in set(tokens).difference(cache):
@@ -195,17 +236,24 @@ class Transliterator:
 
     def _remember(self, words: list[str]) -> None:
         """Cache the outputs of distinct whitespace-free words: each word's token rewrites joined by
-        spaces, with the post-processing steps that stay inside words."""
+        spaces, with the post-processing steps that stay inside words; None for a word without tokens."""
         cache, rule_set = self._word_cache, self.scheme.postprocess
         if self.engine is None or not self.engine.batchable:
-            rewrite = self._rewrite_token
-            cache.update((word, postprocess_words(" ".join(map(rewrite, tokenize(word))), rule_set)) for word in words)
-            return
+            plain, one_by_one = "", words
+        else:
+            plain, one_by_one = split_emoji_words("\n".join(words))
+        rewrite = self._rewrite_token
+        for word in one_by_one:
+            tokens = tokenize(word)
+            cache[word] = postprocess_words(" ".join(map(rewrite, tokens)), rule_set) if tokens else None
         # One C-level pass per rule over each group of words, instead of one per token; neither
         # the rules nor postprocess_words ever match across the newlines between words.
-        for group, plan in self.engine.partition("\n".join(words)):
-            outputs = postprocess_words(self.engine.rewrite_marked(mark_lines(group), plan), rule_set)
-            cache.update(zip(group.split("\n"), outputs.split("\n"), strict=True))
+        for group, plan in self.engine.partition(plain) if plain else ():
+            marked = mark_lines(group)
+            outputs = postprocess_words(self.engine.rewrite_marked(marked, plan), rule_set).split("\n")
+            if not marked or "\n\n" in marked or marked[0] == "\n" or marked[-1] == "\n":  # words without tokens
+                outputs = [output if tokens else None for output, tokens in zip(outputs, marked.split("\n"), strict=True)]
+            cache.update(zip(group.split("\n"), outputs, strict=True))
 
     def _token_transform(self, cache_size: int) -> Callable[[str], str]:
         """The memoised per-token rewrite of the scheme's transform."""
@@ -213,15 +261,20 @@ class Transliterator:
         if transform == "rules":
             self.engine = RuleEngine([(rule.pattern, rule.output) for rule in self.scheme.rules], cache_size)
             return self.engine.rewrite_token
-        if transform == "buckwalter":
-            return lru_cache(maxsize=cache_size)(buckwalter_token)
-        if transform == "uroman":
-            romanizer, language = _uroman(), self.scheme.source_language
+        if transform in ("buckwalter", "uroman"):
+            applies = token_test(self.scheme.token_test)
+            if transform == "buckwalter":
+                convert = buckwalter
+            else:
+                romanizer, language = _uroman(), self.scheme.source_language
 
-            def romanize(token: str) -> str:
-                return romanizer.romanize_string(token, lcode=language) if starts_arabic(token) else token
+                def convert(token: str) -> str:
+                    return romanizer.romanize_string(token, lcode=language)
 
-            return lru_cache(maxsize=cache_size)(romanize)
+            def baseline(token: str) -> str:
+                return convert(token) if applies(token) else token
+
+            return lru_cache(maxsize=cache_size)(baseline)
         return str  # identity
 
     def _analyzer_hook(self) -> Callable[[list[str]], list[str]] | None:

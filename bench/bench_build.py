@@ -37,7 +37,7 @@ SHARED = Path(os.environ.get("AUGKIT_SHARED", ROOT.parent / "shared"))
 
 RUNNER = """
 import dataclasses, json, resource, sys, time
-from corpora.engine import build
+from corpora.builder.build import build
 from corpora.recipe import load_recipe
 from corpora.stages.adapters import Transliterate
 settings = json.loads(sys.argv[1])

@@ -14,6 +14,9 @@ Protocol (docs/langid.md):
    veto threshold (the strongest use of the general model), then the highest verifier threshold.
 3. Report, for the chosen configuration and for lid.176 alone: recall on MUDT test, and the share
    of Italian and English PUD sentences accepted as Maltese.
+4. False accepts of the recommended filter on Arabic (issue 11, section 8): Arabic PUD sentences,
+   Arabic single words (the distinct word forms of Arabic PUD) and Arabic PUD transliterated
+   with chartx and morphtx (`augkit transliterate` defaults), with and without the script check.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import build_maltese_verifier as build  # noqa: E402
 
+from augment.formats import read_conllu  # noqa: E402
 from augment.langid import RECOMMENDED, LanguageFilter, load_identifier, read_labelled  # noqa: E402
+from augment.transliterate import Transliterator  # noqa: E402
 
 VETO_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, None)
 VERIFIER_GRID = (0.3, 0.5, 0.7, 0.9)
@@ -78,6 +83,18 @@ def other_languages(shared: Path) -> list[tuple[str, str, list[str]]]:
         ("english/en_pud-ud-test", "eng_Latn", conllu("en", "english/en_pud-ud-test.conllu")),
         ("italian/it_pud-ud-test", "ita_Latn", conllu("it", "italian/it_pud-ud-test.conllu")),
     ]
+
+
+def arabic_negatives(shared: Path) -> list[tuple[str, list[str]]]:
+    """(name, texts): Arabic PUD, its distinct word forms, and its chartx and morphtx transliterations."""
+    sentences = list(read_conllu(shared / "arabic" / "ar_pud-ud-test.conllu"))
+    arabic = [sentence.metadata("text") for sentence in sentences]
+    words = sorted({row[1] for sentence in sentences for row in sentence.words() if row[3] not in ("PUNCT", "NUM")})
+    rows = [("arabic/ar_pud-ud-test (Arabic script)", arabic),
+            ("its distinct word forms, one per text (no punctuation or numbers)", words)]
+    for scheme in ("chartx", "morphtx"):
+        rows.append((f"ar_pud-ud-test transliterated with {scheme}", Transliterator(scheme).transliterate_many(arabic)))
+    return rows
 
 
 def main() -> int:
@@ -152,6 +169,18 @@ def main() -> int:
     for name, shares in rows:
         out.append(f"| {name} | " + " | ".join(f"{value:.2%}" for value in shares) + " |")
     out.append(f"\nRecommended signature: `{LanguageFilter.for_target('mt').signature()}`")
+
+    # 4. False accepts on Arabic and transliterated Arabic, with and without the script check.
+    recommended_filter = LanguageFilter.for_target("mt")
+    without_script_check = LanguageFilter(
+        {"mt": recommended.threshold}, identifier=general, verifier=verifier,
+        verifier_threshold=recommended.verifier_threshold, veto_threshold=recommended.veto_threshold)
+    out.append("\n**Arabic accepted as Maltese** (issue 11, section 8; share of texts the filter keeps):\n")
+    out.append("| negatives | texts | recommended (with the script check) | without the script check |")
+    out.append("|---|---|---|---|")
+    for name, texts in arabic_negatives(shared):
+        out.append(f"| {name} | {len(texts)} | {accepted_share(recommended_filter, texts):.2%} | "
+                   f"{accepted_share(without_script_check, texts):.2%} |")
 
     # 3. The project's other languages: the recommended default (lid.176 alone, top-1 >= 0.5).
     out.append("\n**Other project languages** (`LanguageFilter.for_target(code)`: lid.176.ftz alone, "

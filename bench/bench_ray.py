@@ -38,7 +38,8 @@ SHARED = Path(os.environ.get("AUGKIT_SHARED", ROOT.parent / "shared"))
 RUNNER = """
 import dataclasses, json, logging, sys, time
 from pathlib import Path
-from corpora.engine import Build
+from corpora.builder.build import Build
+from corpora.executors.local import LocalExecutor
 from corpora.recipe import load_recipe
 settings = json.loads(sys.argv[1])
 recipe = load_recipe(settings["recipe"])
@@ -47,13 +48,13 @@ recipe = dataclasses.replace(recipe, sources=sources, shard_size=settings["shard
 startup = 0.0
 if settings["engine"] == "ray":
     import ray
-    from corpora.ray_engine import RayBuild
+    from corpora.executors.ray import RayExecutor
     started = time.perf_counter()
     ray.init(num_cpus=settings["cpus"], include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     startup = time.perf_counter() - started
-    build = RayBuild(recipe, Path(settings["output"]), log=lambda line: None)
+    build = Build(recipe, Path(settings["output"]), RayExecutor(), log=lambda line: None)
 else:
-    build = Build(recipe, Path(settings["output"]), num_proc=settings["cpus"], log=lambda line: None)
+    build = Build(recipe, Path(settings["output"]), LocalExecutor(settings["cpus"]), log=lambda line: None)
 started = time.perf_counter()
 manifest = build.run()
 seconds = time.perf_counter() - started

@@ -1,13 +1,17 @@
-"""Characters per second of `chartx` against the naive reference implementation (issue 2, §9).
+"""Characters per second of `chartx` against a plain mirror of the published code (issue 2 §9, issue 15 §2).
 
     .venv/bin/python bench/bench_transliterate.py [--shared ../shared/data] [--repeat 3] [--scale-copies 8]
 
-1. Single process, real text (alf_layla.txt + quran-simple.txt, not repeated): the naive
-   implementation of tests/naive_chartx.py (str.replace per rule per token, one re.sub per
-   post-processing step) and `Transliterator.transliterate_many` on a fresh instance (cold caches;
-   both start from a loaded rule table),
-   best of `--repeat` runs each, as wall-clock and as CPU time of this process (the machine may be
-   shared); the outputs must be identical, line for line.
+1. Single process, on two inputs: real text (alf_layla.txt + quran-simple.txt, not repeated) and
+   the differential fuzz test's generated set (tests/fuzz_text.py, 20,000 hostile strings: few
+   repeated words, emoji, invisible characters, Maltese post-processing triggers). The baseline is
+   tests/published_mirror.py (the published code line by line: camel-tools' tokenizer as a plain
+   loop, str.replace per rule per token with <BOS>/<EOS>, one re.sub per post-processing step;
+   the published code itself tokenizes with a 12,000-branch regex and is far slower, see
+   bench/published_agreement.py); augkit is `Transliterator.transliterate_many` on a fresh
+   instance (cold caches; both start from a loaded rule table). Best of `--repeat` runs each, as
+   wall-clock and as CPU time of this process (the machine may be shared); the outputs must be
+   identical, line for line.
 2. Scaling: a larger input (the three Arabic files repeated `--scale-copies` times; later copies
    hit each worker's word cache, as a large corpus's frequent words do) with 1 and 2 worker
    processes, each with its own Transliterator over a contiguous shard (wall-clock, including
@@ -31,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from naive_chartx import naive_transliterate  # noqa: E402
+from fuzz_text import generate  # noqa: E402
+from published_mirror import published_mappings, transliterate_rules  # noqa: E402
 
 from augment import Transliterator  # noqa: E402
 
@@ -86,15 +91,24 @@ def main() -> int:
         print(f"needs the real corpora at {arabic}", file=sys.stderr)
         return 2
 
-    lines = [line for name in FILES for line in read(arabic / name)]
-    chars = sum(len(line) for line in lines)
-    rules = [(rule.pattern, rule.output) for rule in Transliterator("chartx").scheme.rules]
-    # Both start from a loaded rule table; the Transliterator is a fresh one (empty caches) each run.
-    naive_seconds, naive_cpu, expected = best_of(args.repeat, lambda _: [naive_transliterate(line, rules)
-                                                                          for line in lines])
-    fast_seconds, fast_cpu, got = best_of(args.repeat, lambda chartx: chartx.transliterate_many(lines),
-                                          setup=lambda: Transliterator("chartx"))
-    mismatches = sum(a != b for a, b in zip(expected, got, strict=True))
+    mappings = published_mappings([(rule.pattern, rule.output) for rule in Transliterator("chartx").scheme.rules])
+    inputs = {f"{' + '.join(FILES)}": [line for name in FILES for line in read(arabic / name)],
+              "fuzz set (tests/fuzz_text.py, 20,000 strings)": generate(20_000, 20251120)}
+    rows, mismatches = [], 0
+    for label, lines in inputs.items():
+        chars = sum(len(line) for line in lines)
+        # Both start from a loaded rule table; the Transliterator is a fresh one (empty caches) each run.
+        naive_seconds, naive_cpu, expected = best_of(args.repeat, lambda _, lines=lines: [
+            transliterate_rules(line, mappings) for line in lines])
+        fast_seconds, fast_cpu, got = best_of(args.repeat, lambda chartx, lines=lines: chartx.transliterate_many(lines),
+                                              setup=lambda: Transliterator("chartx"))
+        differing = sum(a != b for a, b in zip(expected, got, strict=True))
+        mismatches += differing
+        rows.append(f"| {label}: {len(lines):,} lines, {chars:,} characters | mirror of the published code | "
+                    f"{naive_seconds:.3f} | {chars / naive_seconds:,.0f} | 1.0× | {naive_cpu:.3f} | 1.0× |  |\n"
+                    f"|  | augkit chartx (`transliterate_many`) | {fast_seconds:.3f} | {chars / fast_seconds:,.0f} | "
+                    f"{naive_seconds / fast_seconds:.1f}× | {fast_cpu:.3f} | {naive_cpu / fast_cpu:.1f}× | "
+                    f"{differing} |")
 
     base = [line for name in SCALE_FILES for line in read(arabic / name)]
     SCALE_LINES[:] = base * args.scale_copies
@@ -108,14 +122,11 @@ def main() -> int:
 
 `.venv/bin/python bench/bench_transliterate.py --repeat {args.repeat} --scale-copies {args.scale_copies}`
 
-Single process, {' + '.join(FILES)}: {len(lines):,} lines, {chars:,} characters (best of {args.repeat}, cold caches).
+Single process, best of {args.repeat}, cold caches:
 
-| implementation | wall s | characters/s (wall) | ratio (wall) | CPU s | ratio (CPU) |
-|---|---|---|---|---|---|
-| naive (str.replace per rule per token) | {naive_seconds:.3f} | {chars / naive_seconds:,.0f} | 1.0× | {naive_cpu:.3f} | 1.0× |
-| augkit chartx (`transliterate_many`) | {fast_seconds:.3f} | {chars / fast_seconds:,.0f} | {naive_seconds / fast_seconds:.1f}× | {fast_cpu:.3f} | {naive_cpu / fast_cpu:.1f}× |
-
-Identical output: {mismatches == 0} ({mismatches} of {len(lines):,} lines differ).
+| input | implementation | wall s | characters/s (wall) | ratio (wall) | CPU s | ratio (CPU) | lines differing |
+|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
 
 Scaling, {len(SCALE_FILES)} Arabic files × {args.scale_copies} copies = {len(SCALE_LINES):,} lines, {large_chars:,} characters:
 

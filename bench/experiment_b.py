@@ -276,7 +276,7 @@ def _parameters(count: int) -> str:
 
 
 def dry_run(config: dict, shared: Path, work: Path) -> None:
-    from corpora.engine import Build
+    from corpora.builder.build import Build
     from corpora.recipe import load_recipe
 
     os.environ.setdefault("AUGKIT_SHARED", str(shared.parent))

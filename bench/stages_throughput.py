@@ -17,8 +17,7 @@ import time
 import unicodedata
 from pathlib import Path
 
-import corpora.stages  # noqa: F401  (registers the stages)
-from corpora.stage import build_stage
+from corpora.stages.registry import build_stage
 
 DATA = Path(os.environ.get("AUGKIT_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
 

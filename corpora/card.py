@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from corpora.records import Record
-from corpora.writers import write_text_atomic
+from corpora.writers import temporary_path, write_text_atomic, writing
 
 PLOTS = "plots"
 
@@ -38,7 +38,7 @@ def collect(records: Iterable[Record]) -> dict[str, Any]:
     import numpy as np
 
     chars, words = [], []
-    languages, sources, splits = Counter(), Counter(), Counter()
+    languages, sources, splits, auxiliaries = Counter(), Counter(), Counter(), Counter()
     documents = set()
     for record in records:
         count_chars, count_words = _length(record)
@@ -51,8 +51,12 @@ def collect(records: Iterable[Record]) -> dict[str, Any]:
             splits[split] += 1
         if record.get("doc") is not None:
             documents.add(record["doc"])
+        meta = record.get("meta") or {}
+        if meta.get("auxiliary"):  # format_sft's Parallel Multilingual Prompting
+            auxiliaries[(meta.get("direction"), meta["auxiliary"], meta.get("auxiliary_by"))] += 1
     return {"chars": np.array(chars, dtype=np.int64), "words": np.array(words, dtype=np.int64),
-            "languages": languages, "sources": sources, "splits": splits, "documents": len(documents)}
+            "languages": languages, "sources": sources, "splits": splits, "documents": len(documents),
+            "auxiliaries": auxiliaries}
 
 
 def _describe(values) -> str:
@@ -76,10 +80,11 @@ def _histogram(values, label: str, path: Path) -> None:
     axes.set_xlabel(label)
     axes.set_ylabel("records")
     figure.tight_layout()
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, format="png", metadata={"Software": None})
+    temporary = temporary_path(path)
+    with writing(path, temporary):
+        figure.savefig(temporary, format="png", metadata={"Software": None})
+        temporary.replace(path)
     plt.close(figure)
-    temporary.replace(path)
 
 
 def _table(counter: Counter, header: str, total: int) -> list[str]:
@@ -125,6 +130,25 @@ def write_card(output: Path, manifest: dict[str, Any], records: Iterable[Record]
         lines += ["## Sources", "", *_table(stats["sources"], "source", total), ""]
         if stats["splits"]:
             lines += ["## Splits", "", *_table(stats["splits"], "split", total), ""]
+    overlap = manifest.get("split_overlap")
+    if overlap:
+        shared = sum(pair["shared_texts"] for pair in overlap["pairs"])
+        lines += ["## Split overlap", "",
+                  f"Texts found on both sides of a pair of splits (exact, after normalisation: {overlap['normalisation']}; "
+                  f"measured after {overlap['measured_after']}).", "",
+                  "| splits | shared texts |", "| --- | ---: |",
+                  *(f"| {' / '.join(pair['splits'])} | {pair['shared_texts']:,} |" for pair in overlap["pairs"]), ""]
+        if shared:
+            lines += [f"**Warning:** {shared:,} text(s) occur in more than one split, so a held-out score on these "
+                      "splits may measure memorised text.", ""]
+    if stats["auxiliaries"]:
+        lines += ["## Auxiliary languages (Parallel Multilingual Prompting)", "",
+                  "| direction | auxiliary | chosen by | examples |", "| --- | --- | --- | ---: |"]
+        for (direction, language, chosen_by), count in sorted(stats["auxiliaries"].items(), key=str):
+            signature = (chosen_by or "").replace("|", "\\|")  # a bare | would end the table cell
+            how = f"nearest to the target by URIEL+ distance (`{signature}`)" if chosen_by else "named in the recipe"
+            lines.append(f"| {direction} | {language} | {how} | {count:,} |")
+        lines.append("")
     lines += ["## Length histograms", "", f"![characters per record]({PLOTS}/length_chars.png)", "",
               f"![words per record]({PLOTS}/length_words.png)", "", "## Files", ""]
     for entry in manifest["outputs"]:

@@ -14,7 +14,6 @@ field per language), hf (a `save_to_disk` folder, or a hub dataset name when onl
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from augment import formats
 from augment.errors import AugkitError, InputError
 from corpora.records import Record, make_record, normalise_lang
+from corpora.writers import file_digest
 
 SOURCE_FORMATS = ("txt", "jsonl", "csv", "tsv", "parquet", "conllu", "bitext", "hf")
 ReadItem = tuple[Record, "str | None"]
@@ -95,14 +95,7 @@ class Source:
 
 def fingerprint_files(paths: list[Path]) -> list[dict[str, Any]]:
     """Content hashes, so a changed input invalidates every cached stage built on it."""
-    entries = []
-    for path in paths:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        entries.append({"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
-    return entries
+    return [{"path": str(path), **file_digest(path)} for path in paths]
 
 
 def read_source(source: Source) -> Iterator[ReadItem]:

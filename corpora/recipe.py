@@ -12,10 +12,14 @@
     outputs:
       - {format: jsonl, path: data, split_field: split}
 
-`${NAME}` (or `${NAME:-default}`) in any string is replaced by the environment variable NAME, else
-the recipe's `variables`, else a built-in: `AUGKIT_SHARED` (the real corpora folder, by default
-`shared/` beside the checkout, as in the tests) and `RECIPE_DIR`. Relative paths are relative to
-the recipe file. Unknown keys anywhere are errors naming the file and the key.
+`${NAME}` (or `${NAME:-default}`) in any string is replaced by a variable the recipe declares under
+`variables:` (the environment variable NAME, when set, overrides the declared value; a variable
+declared as `null` must come from the environment or a default) or by a built-in: `AUGKIT_SHARED`
+(the real corpora folder, by default `shared/` beside the checkout, as in the tests; the environment
+may override it) and `RECIPE_DIR`. Any other `${...}` is an error: a recipe cannot copy an
+environment variable it does not declare (a token, a key) into the manifest and the dataset card.
+Relative paths are relative to the recipe file. Unknown keys anywhere are errors naming the file and
+the key.
 
 `apply_to` is the one engine-level key of a step: `{source: [...], lang: [...]}` restricts the stage to
 matching records; the others pass through it untouched (and are counted as passed through).
@@ -34,11 +38,14 @@ from typing import Any
 from augment.errors import AugkitError
 from augment.languages import to_flores
 from corpora.readers import Source
-from corpora.stage import Record, Stage, StageOutput, build_stage
+from corpora.stage import Record, Stage, StageOutput
+from corpora.stages.registry import build_stage
 from corpora.writers import Output
 
 TOP_LEVEL_KEYS = {"name", "description", "seed", "shard_size", "variables", "sources", "stages", "outputs"}
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+_VARIABLE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
+_ENVIRONMENT_BUILT_INS = ("AUGKIT_SHARED",)  # built-ins the environment may override
 DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
@@ -163,11 +170,20 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     if not isinstance(data, dict):
         raise AugkitError(f"{path}: a recipe is a YAML mapping with keys {sorted(TOP_LEVEL_KEYS)}")
     _no_unknown(data, TOP_LEVEL_KEYS, f"{path}")
-    variables = {"RECIPE_DIR": str(path.resolve().parent),
-                 "AUGKIT_SHARED": str(DEFAULT_SHARED)}
-    for key, value in (data.get("variables") or {}).items():
-        variables[str(key)] = _substitute(str(value), variables, path)  # may use the ones above it
-    data = _substitute(data, variables, path)
+    declared = data.get("variables") or {}
+    if not isinstance(declared, dict):
+        raise AugkitError(f"{path}: `variables` is a mapping {{NAME: value}}")
+    variables: dict[str, str | None] = {"RECIPE_DIR": str(path.resolve().parent)}
+    for name in _ENVIRONMENT_BUILT_INS:
+        variables[name] = os.environ.get(name, str(DEFAULT_SHARED))
+    for key, value in declared.items():
+        if not isinstance(key, str) or not _VARIABLE.fullmatch(key) or ":" in key:
+            raise AugkitError(f"{path}: variables: {key!r} is not a variable name (letters, digits, _)")
+        if key in os.environ:
+            variables[key] = os.environ[key]
+        else:  # may use the ones above it
+            variables[key] = None if value is None else _substitute(str(value), variables, path)
+    data = _substitute({name: value for name, value in data.items() if name != "variables"}, variables, path)
     seed = _integer(data.get("seed", 0), f"{path}: seed")
     shard_size = _integer(data.get("shard_size", 10_000), f"{path}: shard_size")
     if shard_size < 1:
@@ -206,7 +222,7 @@ def _list(data: dict, key: str, path: Path) -> list:
     return value
 
 
-def _substitute(value: Any, variables: dict[str, str], path: Path) -> Any:
+def _substitute(value: Any, variables: dict[str, str | None], path: Path) -> Any:
     if isinstance(value, dict):
         return {key: _substitute(item, variables, path) for key, item in value.items()}
     if isinstance(value, list):
@@ -215,16 +231,20 @@ def _substitute(value: Any, variables: dict[str, str], path: Path) -> Any:
         return value
 
     def replace(match: re.Match) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if name in variables:
+        reference = _VARIABLE.fullmatch(match.group(1))
+        name = reference.group(1) if reference else match.group(1)
+        if reference is None or name not in variables:
+            raise AugkitError(f"{path}: ${{{match.group(1)}}} is not a declared variable; declare it under "
+                              "`variables:` (the environment may then override it); built-ins: "
+                              f"{', '.join(sorted(('RECIPE_DIR', *_ENVIRONMENT_BUILT_INS)))}")
+        if variables[name] is not None:
             return variables[name]
-        if default is not None:
-            return default
-        raise AugkitError(f"{path}: variable ${{{name}}} is not set (environment or `variables:`)")
+        if reference.group(2) is not None:
+            return reference.group(2)
+        raise AugkitError(f"{path}: variable ${{{name}}} is declared without a value: set the environment "
+                          f"variable {name}")
 
-    return _VARIABLE.sub(replace, value)
+    return _REFERENCE.sub(replace, value)
 
 
 def _resolve_path(value: str, path: Path, where: str) -> str:

@@ -8,11 +8,11 @@ side(s) in `meta["translations"]` keyed by FLORES code (see corpora.records).
 
 A stage is a frozen dataclass: its fields are its configuration (the YAML parameters of a recipe
 step), `name` is the key recipes use, and `process` is a pure function of (config, batch). Counting,
-rejected-record writing, caching, fingerprints and parallelism live once, in the engine; a stage never
-does its own bookkeeping. A stage with `global_view = True` (deduplication across the whole run, for
+rejected-record writing, caching, fingerprints and parallelism live once, in the builder
+(corpora.builder) and its executors; a stage never does its own bookkeeping. A stage with `global_view = True` (deduplication across the whole run, for
 instance) receives every record of the run at once, in the engine's canonical order.
 
-Rules the engine relies on (it checks them and fails the run, naming the stage, when one is broken):
+Rules the builder relies on (it checks them and fails the run, naming the stage, when one is broken):
 - Every input record comes back: kept (same `id`), dropped with a reason code, or used to make
   new records. A record made from inputs (a sentence of a document, an up-sampled copy, one SFT
   example per direction, a packed document) has a new `id` and lists its inputs' ids in
@@ -21,7 +21,7 @@ Rules the engine relies on (it checks them and fails the run, naming the stage, 
   `in - consumed + derived = out + dropped` (for 1:1 stages simply `in = out + dropped`), that no input
   went missing, and that no record came back twice.
 - A stage with a field named `seed` that the recipe step leaves unset gets the recipe's seed.
-- Stages are picklable (they run in worker processes, and later under Ray Data's `map_batches`).
+- Stages are picklable (they travel to worker processes and to Ray workers).
   Load heavy models lazily, in a cache keyed by the stage's config, never in `__init__`.
 - `process_stream` (optional, global-view stages only): see every record batch by batch in
   canonical order, and yield outputs as you go, keeping only the state you need (hashes, MinHash
@@ -29,6 +29,20 @@ Rules the engine relies on (it checks them and fails the run, naming the stage, 
   `for batch in batches` reads the batches again, so a stage may make two passes (find each
   duplicate class's representative, then emit). The outputs, concatenated, must equal what
   `process` returns for all records at once. The default collects the batches and calls `process`.
+
+What a stage needs from whatever runs it, it declares; executors (corpora.executors) read these
+declarations and never look at a stage's class:
+- `global_view`: every record at once (a class attribute, or a property of the configuration).
+- `grouped`: a global stage whose output is exactly `process_group` over the groups of records that
+  share a `group_key`, so an executor may run the groups anywhere, in any order
+  (corpora.stages.common.KeyedGlobalStage implements the contract and says what
+  `needs_group_sizes`/`plan_groups` and `has_link_keys`/`link_keys` add).
+- `loads_model`: the stage keeps a heavy model (a translator) loaded in its process: an executor
+  runs it in long-lived workers that load it once each, one per accelerator when there are any.
+- `assigns_split`: the stage writes `meta["split"]` (the build then reports texts shared by splits).
+
+The registry: `@register` adds a stage class under its `name`; corpora.stages.registry imports every
+stage module and builds stages from recipe steps (`build_stage`).
 """
 
 from __future__ import annotations
@@ -37,8 +51,6 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
-
-from augment.errors import AugkitError
 
 Record = dict[str, Any]
 
@@ -51,7 +63,11 @@ class StageOutput:
 
 class Stage:
     name: ClassVar[str]
+    # Declarations (see the module docstring); defaults for a per-record stage.
     global_view: ClassVar[bool] = False
+    grouped: ClassVar[bool] = False
+    loads_model: ClassVar[bool] = False
+    assigns_split: ClassVar[bool] = False
 
     def process(self, batch: list[Record]) -> StageOutput:
         raise NotImplementedError
@@ -66,7 +82,7 @@ class Stage:
         return dataclasses.asdict(self)
 
 
-STAGES: dict[str, type[Stage]] = {}
+STAGES: dict[str, type[Stage]] = {}  # every stage registered so far (corpora.stages.registry loads them all)
 
 
 def register(cls: type[Stage]) -> type[Stage]:
@@ -74,35 +90,3 @@ def register(cls: type[Stage]) -> type[Stage]:
         raise ValueError(f"stage {cls.name!r} registered twice")
     STAGES[cls.name] = cls
     return cls
-
-
-def load_stage_modules() -> None:
-    """Import every module of corpora.stages, which registers the stages they define."""
-    import importlib
-    import pkgutil
-
-    import corpora.stages
-
-    for module in pkgutil.iter_modules(corpora.stages.__path__):
-        importlib.import_module(f"corpora.stages.{module.name}")
-
-
-def build_stage(spec: dict[str, Any], where: str = "recipe", seed: int | None = None) -> Stage:
-    """`{"stage": "filter_length", "min_chars": 5}` -> a configured stage; unknown names or keys are errors."""
-    load_stage_modules()
-    params = dict(spec)
-    name = params.pop("stage", None)
-    if name not in STAGES:
-        raise AugkitError(f"{where}: unknown stage {name!r}; known stages: {', '.join(sorted(STAGES))}")
-    cls = STAGES[name]
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise AugkitError(f"{where}: stage {name!r} has no parameter(s) {unknown}; it takes {sorted(known)}")
-    if seed is not None and "seed" in known and "seed" not in params:
-        params["seed"] = seed
-    try:
-        return cls(**params)
-    except (TypeError, ValueError) as error:
-        raise AugkitError(f"{where}: stage {name!r}: {error}") from error
-

@@ -6,34 +6,112 @@ Two kinds of writing happen in a build:
 - outputs (`write_output`): what users load, as a recipe's `outputs:` entry describes it — sharded
   `parquet` or `jsonl`, a `save_to_disk` folder, or plain `text` for continual pre-training — with
   one set of files per split when `split_field` is given.
+
+Every file is first written under a temporary name, `.NAME.augkit-tmp-PID-RANDOM`, that proves augkit
+made it (so a later build may remove one a killed run left behind, and nothing else), and renamed
+when complete. Files are created with the mode the umask allows, like any other program's. An
+OSError while writing (a full disk, a refused permission) becomes one AugkitError naming the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from augment.errors import AugkitError
+from corpora.faults import fault_point
 from corpora.records import Record, arrow_schema, from_table, output_row, to_row, to_table
 
 OUTPUT_FORMATS = ("parquet", "jsonl", "text", "save_to_disk")
+# What a build writes beside its outputs; an output may not take one of these names.
+BUILD_ENTRIES = ("manifest.json", "recipe.yaml", "README.md", "rejected", "plots", "cache")
+_TEMPORARY = re.compile(r"\..+\.augkit-tmp-\d+-[0-9a-f]{8}")
+_OLD_TEMPORARY = re.compile(r"\..+\.tmp-\d+")  # the name augkit 0.x gave its temporaries
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def temporary_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.augkit-tmp-{os.getpid()}-{secrets.token_hex(4)}")
 
 
-def write_shard(path: Path, records: list[Record]) -> None:
+def is_temporary(name: str, old_names: Iterable[str] = ()) -> bool:
+    """Whether `name` is a temporary augkit wrote (or, for `old_names`, an older augkit wrote as
+    `.NAME.tmp-PID`); nothing else ever matches, so a user's file is never taken for one."""
+    if _TEMPORARY.fullmatch(name):
+        return True
+    return bool(_OLD_TEMPORARY.fullmatch(name)) and name[1:].rsplit(".tmp-", 1)[0] in set(old_names)
+
+
+def remove(path: Path) -> None:
+    """Remove a file or folder augkit wrote (missing is fine)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def os_problem(error: OSError) -> str:
+    return os.strerror(error.errno) if error.errno else str(error)
+
+
+@contextmanager
+def writing(path: Path, temporary: Path | None = None) -> Iterator[None]:
+    """Turn an OSError while writing `path` into one AugkitError naming it; remove `temporary`."""
+    try:
+        yield
+    except OSError as error:
+        if temporary is not None:
+            try:
+                remove(temporary)
+            except OSError:
+                pass
+        raise AugkitError(f"{error.filename or path}: cannot write: {os_problem(error)}") from error
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    """Size and sha256 of a file: what a cache entry is checked against before it is trusted."""
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def load_json(path: Path) -> Any:
+    """The JSON in `path`, or None when it is missing, empty or not JSON (a damaged state file)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _commit(temporary: Path, path: Path) -> None:
+    fault_point(f"temporary-written/{path.parent.name}/{path.name}", path)
+    os.replace(temporary, path)
+
+
+def write_shard(path: Path, records: list[Record]) -> dict[str, Any]:
+    """Write a cache shard; returns its row count, size and sha256."""
     import pyarrow.parquet as pq
 
-    temporary = _temporary(path)
-    pq.write_table(to_table(records), temporary)
-    os.replace(temporary, path)
+    temporary = temporary_path(path)
+    with writing(path, temporary):
+        pq.write_table(to_table(records), temporary)
+        digest = {"rows": len(records), **file_digest(temporary)}
+        _commit(temporary, path)
+    return digest
 
 
 def read_shard(path: Path) -> list[Record]:
@@ -47,22 +125,28 @@ def rejected_line(step: int, stage: str, record: Record, reason: str) -> str:
                       ensure_ascii=False, sort_keys=True)
 
 
-def write_lines_atomic(path: Path, lines: Iterable[str]) -> int:
-    temporary = _temporary(path)
+def write_lines_atomic(path: Path, lines: Iterable[str]) -> dict[str, Any]:
+    """Write one line per string; returns the line count (`rows`), size and sha256."""
+    temporary = temporary_path(path)
     count = 0
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        for line in lines:
-            handle.write(line)
-            handle.write("\n")
-            count += 1
-    os.replace(temporary, path)
-    return count
+    with writing(path, temporary):
+        digest = hashlib.sha256()
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            for line in lines:
+                data = line + "\n"
+                handle.write(data)
+                digest.update(data.encode("utf-8"))
+                count += 1
+        result = {"rows": count, "bytes": temporary.stat().st_size, "sha256": digest.hexdigest()}
+        _commit(temporary, path)
+    return result
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    temporary = _temporary(path)
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    temporary = temporary_path(path)
+    with writing(path, temporary):
+        temporary.write_text(text, encoding="utf-8")
+        _commit(temporary, path)
 
 
 @dataclass(frozen=True)
@@ -87,27 +171,37 @@ class Output:
                               f"{', '.join(OUTPUT_FORMATS)}")
         if self.shard_size < 1:
             raise AugkitError(f"output {self.path!r}: shard_size must be >= 1")
-        if Path(self.path).is_absolute() or ".." in Path(self.path).parts:
-            raise AugkitError(f"output {self.path!r}: the path must stay inside the output directory")
+        object.__setattr__(self, "path", check_output_path(self.path))
+
+
+def check_output_path(path: Any) -> str:
+    """`path` as a clean relative folder name inside a build's output directory, or AugkitError."""
+    parts = PurePosixPath(str(path)).parts
+    if not parts or PurePosixPath(str(path)).is_absolute() or ".." in parts:
+        raise AugkitError(f"output {path!r}: the path must name a folder inside the output directory "
+                          "(not the directory itself, not outside it)")
+    if parts[0] in BUILD_ENTRIES or any(part.startswith(".") for part in parts):
+        raise AugkitError(f"output {path!r}: the build writes {', '.join(BUILD_ENTRIES)} itself and keeps "
+                          "hidden names for its own use; choose another path")
+    return "/".join(parts)
 
 
 def write_output(output: Output, records: Iterable[Record], root: Path) -> list[dict[str, Any]]:
-    """Write `records` as `output` describes under `root`; returns [{path, split, records}] per file.
-
-    Everything is written into a temporary folder that replaces `root / output.path` at the end."""
+    """Write `records` as `output` describes into the new folder `root / output.path`; returns
+    [{path, split, records}] per file. Everything is written into a temporary folder renamed at the
+    end; an existing folder is never replaced (the engine publishes a build's outputs itself)."""
     final = root / output.path
-    staging = _temporary(final)
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        files = _WRITERS[output.format](output, _grouped(output, records), staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if final.exists():
-        shutil.rmtree(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staging, final)
+    if final.exists() or final.is_symlink():
+        raise AugkitError(f"{final} already exists; write_output only creates new folders")
+    staging = temporary_path(final)
+    with writing(final, staging):
+        staging.mkdir(parents=True)
+        try:
+            files = _WRITERS[output.format](output, _grouped(output, records), staging)
+        except BaseException:
+            remove(staging)
+            raise
+        os.replace(staging, final)
     for entry in files:
         entry["path"] = str(Path(output.path) / entry["path"])
     return files

@@ -26,7 +26,8 @@ def _training_options(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--sft-data", help="SFT prompt/response or messages data (overrides sft.data)")
     else:
         parser.add_argument("--data", help="training data: jsonl/parquet/csv/tsv/txt, a save_to_disk dir, PATH:SPLIT")
-    parser.add_argument("--eval-data", help="held-out data (default: hold out --heldout-fraction of the documents)")
+    parser.add_argument("--eval-data", help="held-out data (default: hold out --heldout-fraction of the records, whole "
+                        "documents, no text on both sides)")
     parser.add_argument("--heldout-fraction", type=float)
     parser.add_argument("--output", "-o", help="output directory (model, checkpoints/, report.json)")
     parser.add_argument("--seed", type=int)
@@ -156,6 +157,8 @@ def _register_evaluate(subparsers) -> None:
     parser.add_argument("--beam-size", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, help="evaluate the first N records only")
+    parser.add_argument("--train-data", help="training data: report how many evaluated references, sources and "
+                        "texts occur in it (normalised, exact)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.set_defaults(func=_run_evaluate)
 
@@ -172,6 +175,7 @@ def _run_evaluate(args) -> int:
         text_field=args.text_field, source_field=args.source_field, target_field=args.target_field,
         prompt_template=args.prompt_template, target_lang=args.target_lang, window=args.window,
         stride=args.stride, backend=args.backend, limit=args.limit, txt_unit=args.txt_unit,
+        train_data=args.train_data,
         decoding=evaluate.Decoding(args.max_new_tokens, args.beam_size, args.batch_size),
     )
     report = evaluate.run(args.model, args.data, settings, base=args.base, output=args.output)
@@ -241,15 +245,28 @@ def _register_tokenizer(subparsers) -> None:
 
 
 def _run_tokenizer(args) -> int:
+    import sys
+
+    from augment.formats import check_outputs
     from finetune import data, tokenizer
 
+    if args.action == "train":
+        check_outputs([args.data], [Path(args.output) / "tokenizer.model", Path(args.output) / "tokenizer.vocab"])
+    elif args.action == "report":
+        check_outputs([args.data], [args.output])
     records = data.load_records(args.data, txt_unit=args.txt_unit)
     if args.action == "train":
-        path = tokenizer.train_sentencepiece(data.texts_of(records, args.text_field), args.output,
-                                             args.model_type, args.vocab_size, args.character_coverage, args.seed)
-        stats = tokenizer.fertility(tokenizer.PieceCounter(path), records, args.text_field)
+        texts = data.texts_of(records, args.text_field)
+        path = tokenizer.train_sentencepiece(texts, args.output, args.model_type, args.vocab_size,
+                                             args.character_coverage, args.seed)
+        counter = tokenizer.PieceCounter(path)
+        stats = tokenizer.fertility(counter, records, args.text_field)
         print(tokenizer.fertility_table(stats), end="")
-        print(f"tokenizer train: wrote {path}")
+        size = counter.processor.get_piece_size()
+        print(f"tokenizer train: wrote {path} ({size:,} pieces)")
+        if size < args.vocab_size:
+            print(f"augkit tokenizer train: the vocabulary has {size:,} pieces, not the {args.vocab_size:,} of "
+                  f"--vocab-size: {len(texts):,} texts hold no more", file=sys.stderr)
     elif args.action == "extend":
         from finetune import models
 

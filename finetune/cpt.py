@@ -21,12 +21,14 @@ def run(config: TrainConfig) -> dict[str, Any]:
 
     from finetune import data, models, recipe
 
-    # 1. Data: training texts and held-out texts (by document unless an eval set is given).
+    # 1. Data: training texts and held-out texts (whole documents, no text on both sides) unless an eval
+    #    set is given.
     records = data.load_records(config.data, txt_unit=config.txt_unit)
     if config.eval_data:
         train_records, eval_records = records, data.load_records(config.eval_data, txt_unit=config.txt_unit)
     else:
-        train_records, eval_records = data.split_heldout(records, config.heldout_fraction, config.seed)
+        train_records, eval_records = data.split_heldout(records, config.heldout_fraction, config.seed,
+                                                         text_fields=(config.text_field,))
     train_texts = data.texts_of(train_records, config.text_field)
     eval_texts = data.texts_of(eval_records, config.text_field)
 

@@ -175,20 +175,85 @@ def conversations_of(
     return conversations
 
 
-def split_heldout(records: list[SourcedRecord], fraction: float, seed: int) -> tuple[list, list]:
-    """(train, held-out), split by document (`doc` field) when records have one, else by record."""
+def split_heldout(records: list[SourcedRecord], fraction: float, seed: int,
+                  text_fields: Sequence[str] = ("text",)) -> tuple[list, list]:
+    """(train, held-out): about `fraction` of the records held out in whole groups, so that no
+    document and no text is on both sides.
+
+    A group joins, transitively, the records of one document (`doc`; a record whose `doc` is
+    missing or null is a document of its own), the records derived from one record (the corpus
+    builder's `meta["parents"]`: its SFT records put the source inside an instruction, and the two
+    translation directions of a pair share their parent) and the records that share a text in any
+    of `text_fields` (`normalised_texts`), whichever field holds it: the source of one translation
+    pair is the target of the pair in the other direction. Groups are shuffled with `seed`, in an order
+    that does not depend on the order of the records, and held out one by one while the held-out
+    set stays within `fraction` of the records; a group too large to fit is passed over.
+    """
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     if not 0 < fraction < 1:
         raise AugkitError(f"held-out fraction must be between 0 and 1, got {fraction}")
-    docs = sorted({str(item.record.get("doc", index)) for index, item in enumerate(records)})
-    rng = random.Random(seed)
-    rng.shuffle(docs)
-    heldout_docs = set(docs[: max(1, round(len(docs) * fraction))])
-    if len(heldout_docs) == len(docs):
-        raise AugkitError("too little data to hold out an evaluation set; give --eval-data")
-    train, heldout = [], []
+    keys: dict[str, int] = {}  # group key -> its node in the graph, after the records' nodes
+    record_nodes, key_nodes = [], []
     for index, item in enumerate(records):
-        (heldout if str(item.record.get("doc", index)) in heldout_docs else train).append(item)
-    return train, heldout
+        for key in _group_keys(item.record, text_fields):
+            record_nodes.append(index)
+            key_nodes.append(keys.setdefault(key, len(records) + len(keys)))
+    nodes = len(records) + len(keys)
+    graph = coo_matrix((np.ones(len(record_nodes), dtype=np.int8), (record_nodes, key_nodes)), shape=(nodes, nodes))
+    _, component = connected_components(graph, directed=False)
+    # A group is named by the smallest key among its records (or the record itself when it has none),
+    # so the shuffle sees the same groups in the same order whatever order the records came in.
+    names: dict[int, str] = {}
+    for key, node in keys.items():
+        names[component[node]] = min(key, names.get(component[node], key))
+    members: dict[str, list[int]] = {}
+    for index, item in enumerate(records):
+        name = names.get(component[index]) or "record\t" + json.dumps(item.record, sort_keys=True, default=str)
+        members.setdefault(name, []).append(index)
+    groups = sorted(members)
+    random.Random(seed).shuffle(groups)
+    target, chosen = max(1, round(len(records) * fraction)), set()
+    for name in groups:
+        if len(chosen) + len(members[name]) <= target:
+            chosen.update(members[name])
+    if not chosen or len(chosen) == len(records):
+        smallest = min(len(indices) for indices in members.values())
+        raise AugkitError(f"cannot hold out {fraction:g} of {len(records)} records: the smallest group of records "
+                          f"sharing a document or a text has {smallest}; give --eval-data or a larger fraction")
+    train = [item for index, item in enumerate(records) if index not in chosen]
+    return train, [item for index, item in enumerate(records) if index in chosen]
+
+
+def _group_keys(record: Record, text_fields: Sequence[str]) -> list[str]:
+    """What joins a record to others in `split_heldout`: its document, its parents, its texts."""
+    meta = record.get("meta")
+    parents = (meta.get("parents") or []) if isinstance(meta, dict) else []
+    return ([f"doc\t{record['doc']}"] if record.get("doc") is not None else []) \
+        + [f"parent\t{parent}" for parent in parents] \
+        + [f"text\t{text}" for text in sorted(normalised_texts(record, text_fields))]
+
+
+TEXT_NORMALISATION = "NFKC, case-folded, whitespace collapsed"
+
+
+def normalised_texts(record: Record, fields: Sequence[str]) -> set[str]:
+    """The texts of a record's `fields`, normalised as dedup's key (`TEXT_NORMALISATION`); a
+    `messages` list gives its user and assistant turns (a system prompt shared by every record
+    would join them all in `split_heldout`)."""
+    from corpora.stages.common import normalised_key
+
+    texts = []
+    for field in fields:
+        value = record.get(field)
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, list):
+            texts += [m["content"] for m in value if isinstance(m, dict) and isinstance(m.get("content"), str)
+                      and m.get("role") != "system"]
+    return {key for key in (normalised_key(text) for text in texts) if key}
 
 
 @dataclass

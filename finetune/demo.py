@@ -17,7 +17,8 @@ model):
 4. `augkit cpt` on the CPT text; 5. `augkit sft` on the ar->mt instructions.
 6. `augkit evaluate`: perplexity and bits per character of untrained vs CPT on the test text;
    chrF and BLEU of CPT vs SFT on the test instructions.
-7. `augkit layers`: untrained -> CPT and CPT -> SFT.
+7. `augkit layers`: untrained -> CPT and CPT -> SFT; `augkit abx`, untrained and CPT: how well each
+   layer tells Maltese from the Arabic sample (script, CharTx, MorphTx) in form.
 
 Each step's folder holds `demo-step.json` with the fingerprint of its inputs and settings; a
 rerun skips a step whose fingerprint is unchanged (the build has its own stage cache).
@@ -39,6 +40,7 @@ from augment.errors import AugkitError
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "corpora" / "recipes" / "demo-chain.yaml"
 SAMPLE = ROOT / "corpora" / "samples" / "ar_sample.txt"
+MALTESE_SAMPLE = ROOT / "corpora" / "samples" / "mt_sample.txt"
 TINY = {"vocab_size": 600, "hidden_size": 64, "intermediate_size": 192, "num_hidden_layers": 2}
 
 
@@ -71,7 +73,7 @@ def run_chain(settings: DemoSettings, out: TextIO = sys.stdout) -> dict[str, Any
     started = time.perf_counter()
     timings: dict[str, float] = {}
     paths = {name: output / name for name in ("mt-model", "build", "init", "cpt", "sft", "eval-lm", "eval-mt",
-                                               "layers-cpt", "layers-sft")}
+                                               "layers-cpt", "layers-sft", "abx-init", "abx-cpt")}
     steps = 7
 
     def step(number: int, title: str) -> None:
@@ -131,13 +133,19 @@ def run_chain(settings: DemoSettings, out: TextIO = sys.stdout) -> dict[str, Any
                              "--max-new-tokens", str(settings.max_new_tokens), "--output", str(paths["eval-mt"]),
                              *threads))
 
-    step(7, "layer-wise analysis: augkit layers (untrained -> CPT, CPT -> SFT)")
+    step(7, "layer-wise analysis: augkit layers (untrained -> CPT, CPT -> SFT), augkit abx (untrained, CPT)")
     with _timer(timings, "layers"):
         for before, after, folder in (("init", "cpt", "layers-cpt"), ("cpt", "sft", "layers-sft")):
             _cached(paths[folder], {"base": models[before], "adapted": models[after]}, out,
                     lambda before=before, after=after, folder=folder: _cli(
                         "layers", "--base", str(paths[before]), "--adapted", str(paths[after]),
                         "--output", str(paths[folder])))
+        abx = ["--monolingual", f"mt={MALTESE_SAMPLE}", "--parallel", f"ar={SAMPLE}", "--derive", "ar+chartx",
+               "--derive", "ar+morphtx", "--pairs", "mt:ar,mt:ar+chartx,mt:ar+morphtx", "--target", "mt",
+               "--triplets", "5", "--seed", str(settings.seed), "--threads", str(settings.threads)]
+        for name in ("init", "cpt"):
+            _cached(paths[f"abx-{name}"], {"model": models[name], "options": abx}, out,
+                    lambda name=name: _cli("abx", "--model", str(paths[name]), *abx, "--output", str(paths[f"abx-{name}"])))
 
     timings["total"] = time.perf_counter() - started
     result = {"manifest": manifest, "paths": {k: str(v) for k, v in paths.items()}, "timings": timings,
@@ -158,6 +166,17 @@ def mt_pairs(sample: Path) -> list[tuple[str, str]]:
     words = list(dict.fromkeys(word for line in lines for word in line.split()))
     sources = words + lines
     return list(zip(sources, chartx.transliterate_many(sources), strict=True))
+
+
+def abx_line(paths: dict[str, Path]) -> str:
+    """`ar+morphtx 0.62 -> 0.55, ...`: each language's form score against Maltese, untrained and after CPT."""
+    scores = {}
+    for name in ("abx-init", "abx-cpt"):
+        document = json.loads((paths[name] / "abx.json").read_text(encoding="utf-8"))
+        last = document["layers"] - 1
+        scores[name] = {row["l2"]: row["score"] for row in document["rows"] if row["layer"] == last}
+    return ", ".join(f"{language} {scores['abx-init'][language]:.2f} -> {score:.2f}"
+                     for language, score in sorted(scores["abx-cpt"].items(), key=lambda item: item[1]))
 
 
 def mt_agreement(sft_data: Path) -> float:
@@ -266,10 +285,12 @@ def final_report(paths: dict[str, Path], manifest: dict, timings: dict[str, floa
         summary = (paths[folder] / "layers_summary.txt").read_text(encoding="utf-8").splitlines()
         headline = [line for line in summary if line.startswith(("Embeddings and output head", "Most changed"))]
         lines.append(f"  {label:<17} " + " ".join(headline))
+    lines.append("  ABX form vs Maltese, last layer (0.5 = cannot tell apart), untrained -> CPT: " + abx_line(paths))
     lines += ["", "Artefacts:"]
     lines += [f"  corpus       {paths['build']}  (cpt/, sft/, manifest.json, rejected/, README.md)",
               f"  evaluation   {paths['eval-lm'] / 'evaluation.md'}, {paths['eval-mt'] / 'evaluation.md'}",
               f"  layers       {paths['layers-cpt']}, {paths['layers-sft']} (CSV, heatmap, per-depth plot)",
+              f"  abx          {paths['abx-init']}, {paths['abx-cpt']} (CSV, plot, summary)",
               f"  this report  {paths['build'].parent / 'demo-report.json'}",
               "", "Time: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())]
     return "\n".join(lines)

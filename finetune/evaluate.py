@@ -19,6 +19,10 @@ chrF++ on Tibetan uses the same syllables as words. Every score carries its sacr
 
 With `--base`, both models are evaluated on the same data and written side by side
 (`evaluation.json`, `evaluation.md`), with the hypotheses of each model in `hypotheses_*.jsonl`.
+
+With `train_data` (`--train-data`), the report also says how many of the evaluated references,
+sources and scored texts occur in the training data (exactly, after the normalisation of the
+held-out split: NFKC, case-folded, whitespace collapsed), so a score on memorised text shows.
 """
 
 from __future__ import annotations
@@ -237,6 +241,7 @@ class EvalSettings:
     backend: str = "hf"
     decoding: Decoding = Decoding()
     limit: int | None = None  # evaluate the first N records only
+    train_data: str | None = None  # count the evaluation texts that occur in it (`training_overlap`)
     txt_unit: str = "line"  # .txt data: one text per line or blank-line-separated paragraphs
 
     def __post_init__(self):
@@ -288,6 +293,8 @@ def run(model: str, data: str, settings: EvalSettings, base: str | None = None,
     models = {"base": base, "adapted": model} if base else {"model": model}
     report: dict[str, Any] = {"data": str(data), "records": len(records), "metrics": list(settings.metrics),
                               "models": {}}
+    if settings.train_data:
+        report["training_overlap"] = training_overlap(records, settings)
     for label, path in models.items():
         scores, hypotheses = evaluate_model(path, records, settings)
         report["models"][label] = {"path": path, **scores}
@@ -300,6 +307,36 @@ def run(model: str, data: str, settings: EvalSettings, base: str | None = None,
         (Path(output) / "evaluation.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         (Path(output) / "evaluation.md").write_text(markdown_table(report))
     return report
+
+
+TRAIN_TEXT_FIELDS = ("text", "prompt", "response", "messages", "source", "target")
+
+
+def training_overlap(records, settings: EvalSettings) -> dict[str, Any]:
+    """How many evaluated texts occur in `settings.train_data`: references and sources (translation
+    metrics) and scored texts (language-model metrics), each {"in_train": n, "of": total}.
+
+    The training texts are those of the usual fields (`TRAIN_TEXT_FIELDS`) and of the evaluation's
+    own field names, whichever field holds them."""
+    from finetune.data import TEXT_NORMALISATION, load_records, normalised_texts
+
+    fields = tuple(dict.fromkeys((*TRAIN_TEXT_FIELDS, settings.text_field, settings.source_field,
+                                  settings.target_field)))
+    seen: set[str] = set()
+    for item in load_records(settings.train_data, txt_unit=settings.txt_unit):
+        seen |= normalised_texts(item.record, fields)
+
+    def occurrences(field: str) -> dict[str, int]:
+        texts = [normalised_texts(item.record, (field,)) for item in records]
+        return {"in_train": sum(bool(found & seen) for found in texts), "of": sum(bool(found) for found in texts)}
+
+    overlap: dict[str, Any] = {"train_data": str(settings.train_data), "normalisation": TEXT_NORMALISATION}
+    if set(settings.metrics) & set(TRANSLATION_METRICS):
+        overlap["references"] = occurrences(settings.target_field)
+        overlap["sources"] = occurrences(settings.source_field)
+    if set(settings.metrics) & set(LM_METRICS):
+        overlap["texts"] = occurrences(settings.text_field)
+    return overlap
 
 
 def table_rows(report: dict[str, Any]) -> list[tuple[str, list[float | None]]]:
@@ -331,4 +368,11 @@ def markdown_table(report: dict[str, Any]) -> str:
     notes += [f"sacrebleu: `{signature}`" for signature in sorted(signatures)]
     decodings = {m["translation"]["decoding"] for m in report["models"].values() if "translation" in m}
     notes += [f"decoding: `{d}`" for d in sorted(decodings)]
+    if "training_overlap" in report:
+        overlap = report["training_overlap"]
+        kinds = [kind for kind in ("references", "sources", "texts") if kind in overlap]
+        found = any(overlap[kind]["in_train"] for kind in kinds)
+        notes.append(f"In the training data `{overlap['train_data']}` ({overlap['normalisation']}, exact): "
+                     + ", ".join(f"{overlap[kind]['in_train']} of {overlap[kind]['of']} {kind}" for kind in kinds)
+                     + (" -- warning: these scores partly measure text seen in training" if found else ""))
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {note}" for note in notes) + "\n"

@@ -121,11 +121,13 @@ class MergedLoraSource:
 
 
 def _local_directory(location: str | Path) -> Path:
-    path = Path(location)
-    if path.is_dir():
+    from augment.hub import locate_model
+
+    path = locate_model(location)
+    if isinstance(path, Path):
+        if not path.is_dir():
+            raise AugkitError(f"{location}: not a model directory")
         return path
-    if path.exists() or str(location).startswith((".", "/")):
-        raise AugkitError(f"{location}: not a model directory")
     from huggingface_hub import snapshot_download
 
     try:

@@ -405,7 +405,9 @@ def _build_tiny(name, task, texts, tokenizer, labels, overrides):
     if tokenizer is None:
         tokenizer = train_tiny_tokenizer(name, texts, architecture.vocab_size)
     elif isinstance(tokenizer, (str, Path)):
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
+        from augment.hub import locate_model
+
+        tokenizer = AutoTokenizer.from_pretrained(str(locate_model(tokenizer, "tokenizer")))
     settings = {f.name: getattr(architecture, f.name) for f in fields(architecture)}
     settings["vocab_size"] = len(tokenizer)  # the trained vocabulary may be smaller than asked for
     label_kwargs = _Labels(list(labels or [])).config_kwargs()
@@ -422,6 +424,9 @@ def _build_tiny(name, task, texts, tokenizer, labels, overrides):
 def _load_pretrained(name: str, task: str, labels, dtype: str):
     from transformers import AutoTokenizer
 
+    from augment.hub import locate_model
+
+    name = str(locate_model(name))  # a missing path or an unreachable hub fails here, in one line
     path = Path(name)
     torch_dtype = _resolve_dtype(dtype)
     label_kwargs = _Labels(list(labels or [])).config_kwargs()
@@ -432,7 +437,7 @@ def _load_pretrained(name: str, task: str, labels, dtype: str):
         if (path / "adapter_config.json").is_file():
             from peft import PeftConfig, PeftModel
 
-            base_name = PeftConfig.from_pretrained(name).base_model_name_or_path
+            base_name = str(locate_model(PeftConfig.from_pretrained(name).base_model_name_or_path))
             base = auto_class(task).from_pretrained(base_name, dtype=torch_dtype, **label_kwargs)
             model = PeftModel.from_pretrained(base, name).merge_and_unload()
             tokenizer_source = name if (path / "tokenizer_config.json").is_file() else base_name

@@ -20,7 +20,7 @@ class TrainConfig:
     # What to train, on what, where to write it.
     model: str = "tiny-qwen2"
     data: str = ""
-    eval_data: str | None = None  # None: hold out `heldout_fraction` of the documents of `data`
+    eval_data: str | None = None  # None: hold out `heldout_fraction` of `data` (data.split_heldout)
     output: str = "out/model"
     heldout_fraction: float = 0.05
     text_field: str = "text"  # CPT

@@ -6,6 +6,11 @@
 on the bitext, MarianTokenizer files beside the weights) that `augkit translate --model model_dir`
 converts and runs like any OPUS-MT model. The demo and the tests use it to show real decoding
 without downloading anything; `new_marian` also builds untrained models of any size for benchmarks.
+
+Trained to a quality rather than a step count: with held-out pairs and `target_exact`, greedy exact
+match on the held-out pairs is checked every `check_every` steps and training stops once it reaches
+the target (`steps` is then only a cap). `training.json` beside the weights records the steps run,
+why training stopped and every check, so a caller can refuse a model that missed its target.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from augment.errors import AugkitError
+from corpora.writers import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,9 @@ class Seq2SeqConfig:
     batch_size: int = 64
     learning_rate: float = 3e-3
     warmup_steps: int = 100
+    schedule: str = "constant"  # after warm-up; "linear" decays to zero at `steps` (a sharper final model)
+    target_exact: float | None = None  # stop once greedy exact match on the held-out pairs reaches this share
+    check_every: int = 100
     # One thread: a model this small gains little from more, and on a busy machine torch's spinning
     # OpenMP workers make two threads several times slower than one.
     threads: int = 1
@@ -100,12 +109,52 @@ def _zero_start_embedding(model) -> None:
         model.get_input_embeddings().weight[model.config.pad_token_id].zero_()
 
 
-def train_seq2seq(pairs: Sequence[tuple[str, str]], out_dir: str | Path, config: Seq2SeqConfig = Seq2SeqConfig()) -> Path:
-    """Train a Marian model on (source, target) pairs; save model + tokenizer to `out_dir`; return it."""
+SCHEDULES = ("constant", "linear")
+
+
+def _learning_rate_factor(config: Seq2SeqConfig):
+    def factor(step: int) -> float:
+        warmup = min(1.0, (step + 1) / config.warmup_steps)
+        if config.schedule == "linear" and step >= config.warmup_steps:
+            return max(0.0, (config.steps - step) / max(1, config.steps - config.warmup_steps))
+        return warmup
+    return factor
+
+
+def exact_matches(model, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int = 256) -> int:
+    """How many sources greedy decoding translates exactly into their target."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    exact = 0
+    with torch.no_grad():
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start:start + batch_size]
+            inputs = tokenizer([source for source, _ in batch], padding=True, return_tensors="pt")
+            longest = max(len(tokenizer(text_target=target)["input_ids"]) for _, target in batch)
+            generated = model.generate(**inputs, num_beams=1, do_sample=False, max_new_tokens=longest + 5)
+            hypotheses = tokenizer.batch_decode(generated, skip_special_tokens=True)
+            exact += sum(hypothesis == target for hypothesis, (_, target) in zip(hypotheses, batch, strict=True))
+    model.train(was_training)
+    return exact
+
+
+def train_seq2seq(pairs: Sequence[tuple[str, str]], out_dir: str | Path, config: Seq2SeqConfig = Seq2SeqConfig(),
+                  heldout: Sequence[tuple[str, str]] = ()) -> Path:
+    """Train a Marian model on (source, target) pairs; save model + tokenizer to `out_dir`; return it.
+
+    `heldout` pairs (none of them in `pairs`) are checked every `config.check_every` steps when
+    `config.target_exact` is set; `out_dir/training.json` says how training ended.
+    """
     import torch
 
     if not pairs:
         raise AugkitError("train_seq2seq needs at least one (source, target) pair")
+    if config.schedule not in SCHEDULES:
+        raise AugkitError(f"unknown schedule {config.schedule!r}; use {' or '.join(SCHEDULES)}")
+    if config.target_exact is not None and not heldout:
+        raise AugkitError("a target exact match needs held-out pairs to measure it on")
     out = Path(out_dir)
     torch.set_num_threads(config.threads)
     tokenizer_dir = train_tokenizer([text for pair in pairs for text in pair], out, config.vocab_size)
@@ -115,12 +164,13 @@ def train_seq2seq(pairs: Sequence[tuple[str, str]], out_dir: str | Path, config:
     model = new_marian(tokenizer, d_model=config.d_model, layers=config.layers, heads=config.heads,
                        ffn_dim=config.ffn_dim, seed=config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / config.warmup_steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _learning_rate_factor(config))
     order = random.Random(config.seed)
-    examples = list(pairs)
+    examples, heldout = list(pairs), list(heldout)
     model.train()
     started = time.perf_counter()
-    for _step in range(config.steps):
+    checks, stopped, steps_run = [], "steps", 0
+    for step in range(1, config.steps + 1):
         batch = order.sample(examples, min(config.batch_size, len(examples)))
         inputs = tokenizer([source for source, _ in batch], text_target=[target for _, target in batch],
                            padding=True, return_tensors="pt")
@@ -132,10 +182,21 @@ def train_seq2seq(pairs: Sequence[tuple[str, str]], out_dir: str | Path, config:
         _zero_start_embedding(model)
         schedule.step()
         optimizer.zero_grad()
+        steps_run = step
+        if config.target_exact is not None and (step % config.check_every == 0 or step == config.steps):
+            checks.append([step, exact_matches(model, tokenizer, heldout)])
+            if checks[-1][1] >= config.target_exact * len(heldout):
+                stopped = "target"
+                break
         if config.max_seconds is not None and time.perf_counter() - started > config.max_seconds:
+            stopped = "time"
             break
     model.eval()
     model.save_pretrained(str(out))
+    report = {"steps": steps_run, "stopped": stopped, "heldout_pairs": len(heldout),
+              "heldout_exact": checks[-1][1] if checks else None, "target_exact": config.target_exact,
+              "checks": checks}
+    write_text_atomic(out / "training.json", json.dumps(report, indent=2) + "\n")
     return out
 
 
@@ -158,6 +219,12 @@ def register(subparsers) -> None:
     parser.add_argument("--layers", type=int, default=defaults.layers)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule,
+                        help="learning rate after warm-up: constant, or linear decay to zero at --steps")
+    parser.add_argument("--heldout-fraction", type=float, default=None,
+                        help="hold out this share of the pairs (no source or target on both sides), for --target-exact")
+    parser.add_argument("--target-exact", type=float, default=None,
+                        help="stop once greedy exact match on the held-out pairs reaches this share (e.g. 0.99)")
     parser.add_argument("--threads", type=int, default=defaults.threads)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.set_defaults(func=_run)
@@ -172,10 +239,22 @@ def _run(args) -> int:
         if column not in table.columns:
             raise InputError(args.data, f"no column {column!r}; columns are {table.columns}")
     pairs = [(str(row[args.source_column]), str(row[args.target_column])) for row in table.rows]
+    heldout = []
+    if args.heldout_fraction is not None:
+        from finetune.data import SourcedRecord, split_heldout
+
+        records = [SourcedRecord({"source": source, "target": target}, args.data, number)
+                   for number, (source, target) in enumerate(pairs, start=1)]
+        train, held = split_heldout(records, args.heldout_fraction, args.seed, text_fields=("source", "target"))
+        pairs, heldout = ([(r.record["source"], r.record["target"]) for r in part] for part in (train, held))
     config = Seq2SeqConfig(
         vocab_size=args.vocab_size, d_model=args.d_model, layers=args.layers, steps=args.steps,
         max_seconds=args.max_seconds or None, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        threads=args.threads, seed=args.seed)
-    out = train_seq2seq(pairs, args.output, config)
-    print(f"augkit train-mt: {len(pairs)} pairs -> {out}")
+        schedule=args.schedule, target_exact=args.target_exact, threads=args.threads, seed=args.seed)
+    out = train_seq2seq(pairs, args.output, config, heldout)
+    report = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    exact = (f", held-out exact {report['heldout_exact']}/{len(heldout)}" if report["heldout_exact"] is not None
+             else "")
+    print(f"augkit train-mt: {len(pairs)} pairs, {report['steps']} steps (stopped: {report['stopped']}){exact} -> {out}")
     return 0
+

@@ -17,9 +17,10 @@ the final assistant turn (and the end-of-turn marker) is trained. In multi-turn 
 assistant turns are context, not targets.
 
 Packing (`packing: true`, the default): padding-free batches. The examples of a batch are
-concatenated into one row whose position ids restart at 0 for each example; transformers derives a
-block-diagonal causal mask from the restarts (sdpa/eager) or uses variable-length kernels (flash
-attention), so no example attends to another (tests/test_finetune_sft.py checks the logits).
+concatenated into one row whose position ids restart at 0 for each example, with a block-diagonal
+causal mask (sdpa/eager) or the sequence bounds of variable-length kernels (flash attention), so no
+example attends to another whatever the model's config says about its cache
+(tests/test_finetune_lm.py runs a packed batch through the saved model and checks the logits).
 Examples longer than `block_size` are not truncated silently: they are dropped, counted in the
 report and written with their reason to `<output>/sft_dropped.jsonl`.
 """
@@ -74,16 +75,63 @@ def encode(tokenizer, messages: list[dict[str, str]]) -> dict[str, list[int]]:
     return {"input_ids": prompt_ids + completion_ids, "labels": [IGNORE_INDEX] * len(prompt_ids) + completion_ids}
 
 
-def collator(tokenizer, packing: bool):
-    """Padding-free flattening with per-example positions (packing), or right padding."""
-    from transformers import DataCollatorWithFlattening
+PACKABLE_ATTENTION = ("sdpa", "eager")  # given a block-diagonal 4D mask; flash attention takes sequence bounds
 
+
+def collator(tokenizer, packing: bool, model):
+    """Padding-free packing (`PackedCollator` for `model`), or right padding."""
     from finetune.data import pad_batch
 
     if packing:
-        return DataCollatorWithFlattening(return_position_ids=True)
+        return PackedCollator(model)
     return lambda examples: pad_batch(
         [{**e, "attention_mask": [1] * len(e["input_ids"])} for e in examples], tokenizer.pad_token_id)
+
+
+class PackedCollator:
+    """The examples of a batch in one row, each with its own positions and attention kept to itself.
+
+    Position ids restart at 0 for every example. They alone separate the examples only while the
+    model runs without a cache (transformers ignores them for masking once a cache exists, and a
+    saved model has `use_cache=True`), so the batch also carries the separation explicitly:
+    sequence bounds (`cu_seq_lens_*`) for flash attention, a block-diagonal causal 4D mask for
+    sdpa (boolean) and eager (additive, in the model's dtype) attention.
+    """
+
+    def __init__(self, model):
+        from transformers import DataCollatorWithFlattening
+
+        from augment.errors import AugkitError
+
+        self.implementation = getattr(model.config, "_attn_implementation", None) or "eager"
+        self.flash = "flash" in self.implementation
+        if not self.flash and self.implementation not in PACKABLE_ATTENTION:
+            raise AugkitError(f"packing needs sdpa, eager or flash attention, not {self.implementation!r}; "
+                              "use --no-packing")
+        self.additive_dtype = model.dtype if self.implementation == "eager" else None
+        self.flatten = DataCollatorWithFlattening(return_position_ids=True, return_flash_attn_kwargs=self.flash)
+
+    def __call__(self, examples):
+        batch = self.flatten(examples)
+        if not self.flash:
+            batch["attention_mask"] = block_causal_mask(batch["position_ids"], self.additive_dtype)
+        return batch
+
+
+def block_causal_mask(position_ids, additive_dtype=None):
+    """(1, 1, L, L) mask of a packed row: a token sees the earlier tokens of its own example only.
+
+    Examples start where the position ids restart at 0. Boolean (True = attend), or with
+    `additive_dtype` 0 / the dtype's minimum, as eager attention adds it to the scores.
+    """
+    import torch
+
+    example = (position_ids[0] == 0).cumsum(0)
+    causal = torch.ones(len(example), len(example), dtype=torch.bool).tril()
+    allowed = (causal & (example[:, None] == example[None, :]))[None, None]
+    if additive_dtype is None:
+        return allowed
+    return torch.zeros(allowed.shape, dtype=additive_dtype).masked_fill(~allowed, torch.finfo(additive_dtype).min)
 
 
 def run(config: TrainConfig) -> dict[str, Any]:
@@ -91,12 +139,15 @@ def run(config: TrainConfig) -> dict[str, Any]:
 
     from finetune import data, models, recipe
 
-    # 1. Data: conversations, held out by document unless an eval set is given.
+    # 1. Data: conversations; unless an eval set is given, whole documents are held out and no prompt or
+    #    response text is on both sides (in either field: the two directions of a pair count).
     records = data.load_records(config.data, txt_unit=config.txt_unit)
     if config.eval_data:
         train_records, eval_records = records, data.load_records(config.eval_data, txt_unit=config.txt_unit)
     else:
-        train_records, eval_records = data.split_heldout(records, config.heldout_fraction, config.seed)
+        train_records, eval_records = data.split_heldout(
+            records, config.heldout_fraction, config.seed,
+            text_fields=(config.prompt_field, config.response_field, "messages"))
     fields = {"prompt_field": config.prompt_field, "response_field": config.response_field,
               "prompt_template": config.prompt_template}
     train_conversations = data.conversations_of(train_records, **fields)
@@ -136,14 +187,14 @@ def run(config: TrainConfig) -> dict[str, Any]:
 
         raise AugkitError(f"no SFT examples fit block_size {config.block_size} ({len(dropped)} dropped)")
 
-    # 4. Train. Packed batches rely on position ids, which the cache path would ignore.
+    # 4. Train (no cache: nothing is generated, and a cache costs memory).
     model.config.use_cache = False
     trainer = Trainer(
         model=model,
         args=recipe.training_arguments(config, len(train_examples)),
         train_dataset=train_examples,
         eval_dataset=eval_examples,
-        data_collator=collator(tokenizer, config.packing),
+        data_collator=collator(tokenizer, config.packing, model),
         processing_class=tokenizer,
         callbacks=recipe.callbacks(config),
     )

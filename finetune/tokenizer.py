@@ -20,7 +20,9 @@ report: fertility per group (language, transliteration scheme, or any record fie
 up in the record's `meta`): pieces per word, pieces per character, the byte-fallback rate (pieces
 that are raw bytes: `<0xNN>` in sentencepiece, or byte-level pieces that do not decode to whole
 characters) and the unknown-token rate. Words are whitespace-separated, except Tibetan, whose
-words are its tsheg-separated syllables (marks such as shad are not words).
+words are its tsheg-separated syllables (marks such as shad are not words), and Maltese (a record
+whose `lang` is Maltese), whose words are the Korpus Malti tokeniser's (`augment.maltese.words`:
+`il-` `kelb`, as the Maltese treebank counts them).
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ _BYTE_PIECE = re.compile(r"^<0x[0-9A-Fa-f]{2}>$")
 _TIBETAN_MARKS_ONLY = re.compile(r"^[\u0F00-\u0F14\u0F3A-\u0F3D]+$")
 
 
-def words(text: str) -> list[str]:
-    """Word units for fertility: whitespace words, Tibetan split into tsheg syllables."""
+def words(text: str, language: str | None = None) -> list[str]:
+    """Word units for fertility: whitespace words, Tibetan split into tsheg syllables; Maltese words
+    (`augment.maltese.words`) when `language` is Maltese."""
+    from augment import maltese
     from finetune.evaluate import tibetan_syllables
 
+    if maltese.is_maltese(language):
+        return maltese.words(text)
     return [w for w in tibetan_syllables(text).split() if not _TIBETAN_MARKS_ONLY.match(w)]
 
 
@@ -184,6 +190,9 @@ class PieceCounter:
         else:
             from transformers import AutoTokenizer
 
+            from augment.hub import locate_model
+
+            location = str(locate_model(location, "tokenizer"))
             try:
                 self.tokenizer = AutoTokenizer.from_pretrained(location)
             except OSError as error:
@@ -233,7 +242,7 @@ def fertility(counter: PieceCounter, records, text_field: str = "text",
             group["pieces"] += pieces
             group["bytes_fallback"] += byte_pieces
             group["unknown"] += unknown
-            group["words"] += len(words(text))
+            group["words"] += len(words(text, item.record.get("lang")))
             group["characters"] += len(text)
     return {key: {
         "texts": g["texts"], "words": g["words"], "characters": g["characters"], "pieces": g["pieces"],

@@ -8,8 +8,8 @@ import pytest
 
 from augment.errors import AugkitError
 from augment.transliterate import get_transliterator
-from corpora.stage import build_stage
 from corpora.stages.adapters import FilterLangid, ProjectLabels, Transliterate
+from corpora.stages.registry import build_stage
 
 
 def record(id, text=None, lang="arb_Arab", **fields):
@@ -24,7 +24,7 @@ def test_transliterate_makes_one_record_per_scheme_in_text_and_token_mode():
     chartx = get_transliterator("chartx")
     first = output.kept[0]
     assert first["text"] == chartx.transliterate("الدَّار") and first["lang"] == "mlt_Latn"
-    assert first["meta"]["parents"] == ["s:1"] and first["meta"]["scheme"].startswith("scheme:chartx|v:1")
+    assert first["meta"]["parents"] == ["s:1"] and first["meta"]["scheme"].startswith("scheme:chartx|v:2")
     chartx_tokens = output.kept[2]
     assert len(chartx_tokens["tokens"]) == 2 and chartx_tokens["upos"] == ["NOUN", "ADJ"]
     assert chartx_tokens["tokens"] == chartx.transliterate_tokens(["الدَّار", "الكبيرة"])

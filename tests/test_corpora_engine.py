@@ -12,10 +12,11 @@ from pathlib import Path
 
 import corpora_fixture_stages  # noqa: F401  (registers the fixture stages)
 import pytest
+from corpora_recount import recount
 
 from augment.cli import main
 from augment.errors import AugkitError
-from corpora.engine import Build, build
+from corpora.builder.build import Build, build
 from corpora.recipe import load_recipe
 
 TESTS = Path(__file__).resolve().parent
@@ -53,7 +54,7 @@ def test_manifest_balances_and_every_drop_is_in_rejected(tmp_path):
     words = stages["fixture_words"]
     word_count = sum(3 + bool(n % 4) for n in range(1, 41) if n % 3)
     assert (words["in"], words["consumed"], words["derived"], words["out"]) == (27, 27, word_count, word_count)
-    assert all(stage["balanced"] for stage in manifest["stages"])
+    assert recount(tmp_path / "out") == manifest
     rejected = [json.loads(line) for line in
                 (tmp_path / "out/rejected/01-fixture_drop_every_third.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rejected) == 13 and rejected[0]["reason"] == "third" and rejected[0]["record"]["id"] == "mt:3"
@@ -125,7 +126,7 @@ RUNNER = """
 import sys
 sys.path.insert(0, {tests!r})
 import corpora_fixture_stages
-from corpora.engine import build
+from corpora.builder.build import build
 from corpora.recipe import load_recipe
 build(load_recipe(sys.argv[1]), sys.argv[2], num_proc=int(sys.argv[3]), resume=True, log=lambda line: None)
 """
@@ -158,7 +159,7 @@ def test_a_killed_build_resumes_with_nothing_lost_or_duplicated(tmp_path, num_pr
     after = len(log.read_text().splitlines())
     assert after - before == 15 - completed  # only the unfinished shards ran again
     assert outputs_of(output) == outputs_of(reference)
-    assert manifest["records"] == 40 and all(stage["balanced"] for stage in manifest["stages"])
+    assert manifest["records"] == 40 and recount(output) == manifest
 
 
 def test_two_builds_into_one_folder_are_refused(tmp_path):
@@ -209,7 +210,7 @@ def test_cli_build_prints_the_summary(tmp_path, capsys):
      "unknown stage 'nope'"),
     ("sources:\n  - {name: a, format: txt, path: mt.txt, lang: mt}\noutputs:\n  - {format: jsonl, split: x}\n",
      r"outputs\[0\]: unknown key\(s\) \['split'\]"),
-    ("sources:\n  - {name: a, format: txt, path: '${NOPE}/x.txt', lang: mt}\n", r"variable \$\{NOPE\} is not set"),
+    ("sources:\n  - {name: a, format: txt, path: '${NOPE}/x.txt', lang: mt}\n", r"\$\{NOPE\} is not a declared variable"),
     ("sources:\n  - {name: a, format: txt, path: missing.txt, lang: mt}\n", "no such file or folder"),
     ("sources: [a, b\n", "invalid YAML"),
 ])
@@ -252,3 +253,132 @@ def test_dry_run_of_a_build_reports_cached_stages(tmp_path):
     build(load_recipe(recipe), tmp_path / "out", log=quiet)
     plan = Build(load_recipe(recipe), tmp_path / "out").dry_run()
     assert plan.count("cached") == 2
+
+
+@pytest.mark.parametrize("path", [".", "./", "..", "../elsewhere", "/tmp/x", "data/../..", "cache", "rejected/x",
+                                  "manifest.json", ".hidden", "a/.b"])
+def test_an_output_path_that_is_not_a_folder_inside_the_build_is_refused(tmp_path, path):
+    recipe = write_recipe(tmp_path, "", outputs=f"  - {{format: jsonl, path: {path!r}}}\n")
+    with pytest.raises(AugkitError, match=r"r\.yaml: output .*(inside the output directory|choose another path)"):
+        load_recipe(recipe)
+
+
+def test_a_build_replaces_only_what_an_earlier_build_recorded(tmp_path):
+    output = tmp_path / "out"
+    (output / "data").mkdir(parents=True)
+    (output / "data" / "mine.txt").write_text("my notes\n")
+    (output / "notes.txt").write_text("keep me\n")
+    (output / "manifest.json").write_text('{"outputs": [{"path": "data"}]}')  # not an augkit manifest
+    recipe = write_recipe(tmp_path, "")
+    with pytest.raises(AugkitError, match=r"out/data exists and no earlier build recorded it"):
+        build(load_recipe(recipe), output, log=quiet)
+    assert (output / "data" / "mine.txt").read_text() == "my notes\n"
+    (output / "data" / "mine.txt").rename(tmp_path / "mine.txt")
+    (output / "data").rmdir()
+    (output / "manifest.json").unlink()
+    (tmp_path / "elsewhere").mkdir()
+    (output / "pq").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(AugkitError, match=r"output 'pq': .* is not inside the output folder"):
+        build(load_recipe(recipe), output, log=quiet)
+    (output / "pq").unlink()
+    build(load_recipe(recipe), output, log=quiet)
+    # A new recipe with other outputs: the old outputs go (the manifest recorded them), the rest stays.
+    recipe = write_recipe(tmp_path, "", outputs="  - {format: text, path: txt/all}\n")
+    manifest = build(load_recipe(recipe), output, log=quiet)
+    assert sorted(path.name for path in output.iterdir()) == [
+        ".lock", "README.md", "cache", "manifest.json", "notes.txt", "plots", "recipe.yaml", "rejected", "txt"]
+    assert (output / "notes.txt").read_text() == "keep me\n" and manifest["outputs"][0]["path"] == "txt/all"
+
+
+def test_every_file_a_build_writes_respects_the_umask(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n  - {stage: fixture_count_all}\n",
+                          outputs="  - {format: jsonl, path: data}\n  - {format: save_to_disk, path: hf}\n")
+    previous = os.umask(0o027)
+    try:
+        build(load_recipe(recipe), tmp_path / "out", num_proc=2, log=quiet)
+    finally:
+        os.umask(previous)
+    modes = {str(path.relative_to(tmp_path / "out")): path.stat().st_mode & 0o777
+             for path in (tmp_path / "out").rglob("*")}
+    assert {mode for name, mode in modes.items() if (tmp_path / "out" / name).is_file()} == {0o640}
+    assert {mode for name, mode in modes.items() if (tmp_path / "out" / name).is_dir()} == {0o750}
+    assert any(name.startswith("cache/01-") for name in modes) and "plots/length_chars.png" in modes
+
+
+def test_a_recipe_expands_only_declared_variables_so_secrets_stay_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_SECRET_TOKEN", "hunter2-secret")
+    monkeypatch.setenv("SAMPLE_DIR", str(tmp_path))
+    recipe = write_recipe(tmp_path, "")
+    text = recipe.read_text()
+    recipe.write_text(text.replace("name: t", 'name: "demo-${MY_SECRET_TOKEN}"'))
+    with pytest.raises(AugkitError, match=r"r\.yaml: \$\{MY_SECRET_TOKEN\} is not a declared variable"):
+        load_recipe(recipe)
+    recipe.write_text(text.replace("path: mt.txt", "path: '${SAMPLE_DIR:-.}/mt.txt'"))
+    with pytest.raises(AugkitError, match=r"\$\{SAMPLE_DIR:-.\} is not a declared variable"):
+        load_recipe(recipe)
+    # Declared: the environment may override it; `null` must come from the environment.
+    recipe.write_text(text.replace("path: mt.txt", "path: '${SAMPLE_DIR}/mt.txt'")
+                      .replace("sources:", "variables: {SAMPLE_DIR: nowhere, TAG: null}\nsources:")
+                      .replace("name: t", "name: 't-${TAG:-plain}'"))
+    loaded = load_recipe(recipe)
+    assert loaded.sources[0].path == str(tmp_path / "mt.txt") and loaded.name == "t-plain"
+    manifest = build(loaded, tmp_path / "out", log=quiet)
+    for name in ("manifest.json", "README.md", "recipe.yaml"):
+        assert "hunter2" not in (tmp_path / "out" / name).read_text(encoding="utf-8")
+    assert "hunter2" not in json.dumps(manifest)
+    recipe.write_text(text.replace("sources:", "variables: {TAG: null}\nsources:").replace("name: t", "name: '${TAG}'"))
+    with pytest.raises(AugkitError, match=r"\$\{TAG\} is declared without a value: set the environment variable TAG"):
+        load_recipe(recipe)
+
+
+def test_texts_shared_between_splits_are_counted_in_the_manifest_and_the_card(tmp_path):
+    lines = [f"sentenza numru {n % 12}" for n in range(40)]  # every text three or four times
+    stages = "  - {stage: split, fractions: {train: 0.5, test: 0.5}, key: id, group_duplicates: %s}\n"
+    outputs = "  - {format: jsonl, path: data, split_field: split}\n"
+    recipe = write_recipe(tmp_path, stages % "false", outputs=outputs)
+    (tmp_path / "mt.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    logged: list[str] = []
+    manifest = build(load_recipe(recipe), tmp_path / "apart", log=logged.append)
+    data = {split: {json.loads(line)["text"] for line in (tmp_path / f"apart/data/{split}-00000.jsonl").open()}
+            for split in ("train", "test")}
+    shared = len(data["train"] & data["test"])
+    assert shared > 0
+    assert manifest["split_overlap"] == {"measured_after": "01-split", "normalisation": manifest["split_overlap"]
+                                         ["normalisation"], "pairs": [{"splits": ["test", "train"], "shared_texts": shared}]}
+    assert any(line.startswith(f"warning: {shared} text(s) occur in both test and train") for line in logged)
+    assert "**Warning:**" in (tmp_path / "apart/README.md").read_text(encoding="utf-8")
+    recipe.write_text(recipe.read_text().replace("group_duplicates: false", "group_duplicates: true"))
+    manifest = build(load_recipe(recipe), tmp_path / "together", log=quiet)
+    assert manifest["split_overlap"]["pairs"][0]["shared_texts"] == 0
+    assert recount(tmp_path / "together") == manifest
+
+
+def test_stale_temporaries_of_killed_runs_are_removed_and_nothing_else(tmp_path):
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n")
+    output = tmp_path / "out"
+    build(load_recipe(recipe), output, log=quiet)
+    step = next((output / "cache").glob("01-*"))
+    stale = [output / ".data.tmp-4242", output / ".manifest.json.augkit-tmp-7-0123abcd",
+             step / ".shard-00001.parquet.tmp-99", step / ".shard-00002.json.augkit-tmp-5-deadbeef",
+             output / ".augkit-publish"]
+    kept = [output / ".notes.tmp-1", output / "data.tmp-1", step / ".x.tmp-1", output / ".pq.augkit-tmp-1"]
+    for path in stale[:-1] + kept:
+        path.write_text("left over\n")
+    (stale[-1] / "data").mkdir(parents=True)  # an uncommitted staging folder (no PUBLISH.json)
+    build(load_recipe(recipe), output, log=quiet)
+    assert [path for path in stale if path.exists()] == []
+    assert all(path.read_text() == "left over\n" for path in kept)
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch):
+    import corpora.progress
+
+    monkeypatch.setattr(corpora.progress, "PROGRESS_SECONDS", 0.0)
+    recipe = write_recipe(tmp_path, "  - {stage: fixture_drop_every_third}\n  - {stage: fixture_count_all}\n")
+    build(load_recipe(recipe), tmp_path / "out", log=quiet)
+    lines = capsys.readouterr().err.splitlines()
+    progress = [line for line in lines if line.startswith("  01-fixture_drop_every_third: ")]
+    assert progress[-1].startswith("  01-fixture_drop_every_third: 40 of 40 records (100%), ")
+    assert "records/s, ETA 0:00:00" in progress[-1] and len(progress) == 8  # one line per shard
+    assert any(line.startswith("  00-read: 40 records, ") for line in lines)
+    assert any(line.startswith("  02-fixture_count_all (pass 1): 27 of 27 records (100%)") for line in lines)

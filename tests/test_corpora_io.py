@@ -216,10 +216,13 @@ def test_outputs_in_every_format_split_and_sharded(tmp_path):
     assert sorted(loaded) == ["test", "train"] and loaded["train"]["id"] == ["s:1", "s:3"]
 
 
-def test_a_failed_output_leaves_the_previous_one_in_place(tmp_path):
-    write_output(Output("text", "t"), RECORDS[:1], tmp_path)
+def test_a_failed_output_leaves_nothing_and_an_existing_folder_is_never_replaced(tmp_path):
     with pytest.raises(AugkitError, match="has no text field 'text'"):
         write_output(Output("text", "t"), RECORDS, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    write_output(Output("text", "t"), RECORDS[:1], tmp_path)
+    with pytest.raises(AugkitError, match="already exists"):
+        write_output(Output("text", "t"), RECORDS[:1], tmp_path)
     assert (tmp_path / "t/all.txt").read_text(encoding="utf-8") == "Il-kelb\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
 
@@ -230,10 +233,26 @@ def test_a_step_runs_on_a_numpy_column_batch_as_ray_map_batches_hands_it_out():
     import numpy as np
 
     from corpora.recipe import Step
-    from corpora.stage import build_stage
+    from corpora.stages.registry import build_stage
 
     step = pickle.loads(pickle.dumps(Step(1, build_stage({"stage": "filter_length", "min_chars": 5}))))
     columns = {name: np.array(values, dtype=object) for name, values in to_columns(RECORDS).items()}
     output = step.run(from_columns(columns))
     assert [record["id"] for record in output.kept] == ["s:1"]
     assert from_columns(to_columns(output.kept)) == output.kept
+
+
+# augment.formats is every reader's decoder, the corpus readers' too.
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+@pytest.mark.parametrize("fmt", ["txt", "jsonl"])
+def test_a_bom_is_removed_and_utf16_or_utf32_is_decoded_or_refused_in_one_line(tmp_path, encoding, fmt):
+    path = tmp_path / f"mt.{fmt}"
+    lines = ["Il-kelb.", "Ta' l-aħħar"]
+    path.write_text("".join((json.dumps({"text": line}) if fmt == "jsonl" else line) + "\n" for line in lines),
+                    encoding=encoding)
+    try:
+        kept, dropped = read(Source("mt", fmt, str(path), lang="mt"))
+    except InputError as error:
+        assert encoding != "utf-8-sig" and encoding.replace("utf", "UTF") in str(error) and "\n" not in str(error)
+        return
+    assert [record["text"] for record in kept] == lines and dropped == []

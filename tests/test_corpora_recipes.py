@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from corpora_recount import recount
 
-from corpora.engine import Build, build
+from corpora.builder.build import Build, build
 from corpora.recipe import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "corpora" / "recipes"
@@ -26,7 +27,10 @@ def test_demo_recipe_builds_balanced_and_deterministic(tmp_path):
     recipe = load_recipe(RECIPES / "demo.yaml")
     manifest = build(recipe, tmp_path / "a", log=quiet)
     stages = {stage["stage"]: stage for stage in manifest["stages"]}
-    assert all(stage["balanced"] for stage in manifest["stages"])
+    assert recount(tmp_path / "a") == manifest
+    assert manifest["stages"][0]["in"] == sum(
+        len((RECIPES.parent / "samples" / name).read_text(encoding="utf-8").splitlines())
+        for name in ("ar_sample.txt", "mt_sample.txt"))
     assert stages["dedup_exact"]["dropped_by_reason"] == {"duplicate": 1}  # the repeated Maltese line
     assert stages["transliterate"]["derived"] == 2 * stages["transliterate"]["consumed"] > 0
     splits = {entry["split"] for output in manifest["outputs"] for entry in output["files"]}
@@ -44,8 +48,15 @@ def test_demo_recipe_builds_balanced_and_deterministic(tmp_path):
 @pytest.mark.parametrize("name, limit", [("maltese-from-arabic", 5), ("tibetan-cpt-sft", 40)])
 def test_real_recipes_validate_and_run_on_a_slice(shared_data, tmp_path, name, limit):
     recipe = load_recipe(RECIPES / f"{name}.yaml")
-    assert "to run" in Build(recipe, tmp_path / "plan").dry_run()
+    plan = Build(recipe, tmp_path / "out").dry_run()
+    assert plan.count("to run") == len(recipe.steps) + 1
     manifest = build(limited(recipe, limit), tmp_path / "out", log=quiet)
-    assert all(stage["balanced"] for stage in manifest["stages"])
-    assert manifest["records"] > 0
+    assert recount(tmp_path / "out") == manifest
+    # Every source is read (each has more than `limit` records) and every step ran.
+    assert manifest["stages"][0]["in"] == limit * len(recipe.sources)
+    assert [stage["stage"] for stage in manifest["stages"][1:]] == [step.stage.name for step in recipe.steps]
     assert {item["source"] for item in manifest["inputs"]} == {source.name for source in recipe.sources}
+    assert all(pair["shared_texts"] == 0 for pair in manifest["split_overlap"]["pairs"])
+    splits = {item["split"] for output in manifest["outputs"] for item in output["files"]}
+    assert "train" in splits and manifest["records"] > 0
+    assert Build(limited(recipe, limit), tmp_path / "out").dry_run().count("cached") == len(recipe.steps) + 1

@@ -79,13 +79,13 @@ def test_quick_demo_runs_the_chain_and_reruns_from_cache(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.index("2 lines of ar_sample.txt") < out.index("[1/7]") < out.index("augkit demo: report")
     for text in ("Built (manifest):", "translate", "perplexity (token)", "bits per character", "ar->mt chrF",
-                 "untrained -> CPT", "Embeddings and output head", "Artefacts:"):
+                 "untrained -> CPT", "Embeddings and output head", "ABX form vs Maltese", "Artefacts:"):
         assert text in out, text
     for path in ("build/manifest.json", "build/cpt/train.txt", "cpt/model.safetensors", "sft/report.json",
                  "eval-lm/evaluation.json", "eval-mt/evaluation.json", "layers-cpt/layers.csv",
-                 "layers-sft/layers_heatmap.png", "demo-report.json"):
+                 "layers-sft/layers_heatmap.png", "abx-cpt/abx.csv", "demo-report.json"):
         assert (output / path).is_file(), path
 
     assert main(["demo", "--quick", "--lines", "2", "--output", str(output)]) == 0
     rerun = capsys.readouterr().out
-    assert rerun.count("skipped") == 8  # MT, untrained model, CPT, SFT, two evaluations, two layer analyses
+    assert rerun.count("skipped") == 10  # MT, untrained model, CPT, SFT, two evaluations, two layer analyses, two ABX

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from naive_chartx import naive_postprocess, naive_rewrite, naive_tokenize, naive_transliterate
+from published_mirror import post_process, published_mappings, simple_word_tokenize, transliterate_rules
 
 from augment import Transliterator, transliterate
 from augment.engine import (
+    AR_CHARSET,
     RuleEngine,
+    arabic_letters_token_test,
     postprocess,
     postprocess_text,
     postprocess_text_lines,
     postprocess_words,
+    published_token_test,
 )
 from augment.errors import AugkitError
 from augment.formats import read_conllu
@@ -23,6 +27,25 @@ from augment.schemes import END, START, load_scheme
 from augment.text import tokenize
 
 SHADDA, FATHA, KASRA, DAMMA, SUKUN, TANWIN_U = "\u0651", "\u064e", "\u0650", "\u064f", "\u0652", "\u064c"
+
+
+# The published code's steps (tests/published_mirror.py), under short names.
+def naive_rewrite(token: str, rules: list[tuple[str, str]]) -> str:
+    text = "<BOS>" + token + "<EOS>"
+    for pattern, output in published_mappings(rules):
+        text = text.replace(pattern, output)
+    return text
+
+
+def naive_postprocess(text: str, rule_set: str = "maltese") -> str:
+    return post_process(text) if rule_set == "maltese" else re.sub(r"\s+([.,;:?!%])", r"\1", text)
+
+
+def naive_transliterate(text: str, rules: list[tuple[str, str]]) -> str:
+    return transliterate_rules(text, published_mappings(rules))
+
+
+naive_tokenize = simple_word_tokenize
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +128,9 @@ def test_user_rules_with_spaces_fall_back_to_per_token_rewriting():
     [
         ("^il-^ġebel", "Il-Ġebel"),
         ("^'x", "'X"),
-        ("saar Ieie", "sar ie"),
+        ("saar Ieie", "sar Ie"),  # the first letter of a collapsed pair as written
+        ("ESAA iieie Aa", "ESA ieie A"),  # one pass of ([aeiou]|ie)\\1: ii is taken before ieie
+        ("bħall-lejl IL-DAR", "bħal-lejl Id-DAR"),  # l{1,2}-[l + sun letters], case-insensitive
         ("bi ħal il-dar", "bħad-dar"),  # bi ħal -> bħal -> (bħal il-) bħall- -> sun letter d
         ("bi il-ajru", "bl-ajru"),
         ("fi il-għodu", "fl-għodu"),
@@ -250,3 +275,39 @@ def test_transliterate_many_chunks_give_the_same_output(chartx, monkeypatch):
     expected = [chartx.transliterate(text) for text in texts]
     monkeypatch.setattr(module, "CHUNK_CHARS", 5)
     assert Transliterator(chartx.scheme).transliterate_many(texts) == expected
+
+
+def test_published_token_test_is_the_class_of_the_frozenset_repr():
+    # rf"[{AR_CHARSET}]" puts `frozenset({'ء', 'آ', ...})` in the class.
+    repr_characters = set("frozenset({'', })")
+    for code in range(0x10000):
+        char = chr(code)
+        assert published_token_test(char + "x") == (char in AR_CHARSET or char in repr_characters), hex(code)
+        assert arabic_letters_token_test(char + "x") == (char in AR_CHARSET), hex(code)
+    assert len(AR_CHARSET) == 51 and "\u0640" in AR_CHARSET and "\u061f" not in AR_CHARSET
+
+
+@pytest.mark.parametrize(
+    ("scheme", "text", "expected"),
+    [
+        ("uroman", "\u0643\u064a\u0641 \u061f", "kyf \u061f"),  # ؟ fails the published test: PUD's 13 lines
+        ("buckwalter", "\u0661\u0662 \u06cc\u0627 \u0640\u0628", "\u0661\u0662 \u06cc\u0627 _b"),
+        ("chartx", "ESA\u0627\u0644", "ESAl"),  # ESAal: the first letter of the collapsed pair as written
+        ("chartx", "ab\u200ccd\u200f", "ab cd"),  # format characters separate tokens and are dropped
+    ],
+)
+def test_published_quirks(scheme, text, expected):
+    assert Transliterator(scheme).transliterate(text) == expected
+
+
+def test_token_mode_keeps_published_literal_markers(chartx, rules):
+    # A pre-tokenised token holding `<EOS>` (or building it when a rule deletes ء) loses it, as published.
+    assert chartx.transliterate_tokens(["x<EOS>y", "<EO\u0621S>", "\u0628<"]) == ["xy", "", "b<"]
+    assert Transliterator("buckwalter").transliterate_tokens(["\u0628 ,", "\u0628"]) == ["b ,", "b"]
+
+
+def test_text_holding_the_chunk_line_break_character(chartx, rules):
+    # transliterate_many joins a chunk's lines around U+FDD2; text that holds it still comes out as published.
+    texts = ["\u0628\ufdd2\u0639", "\ufdd2", "x \ufdd2 .", ""]
+    assert chartx.transliterate_many(texts) == [naive_transliterate(text, rules) for text in texts] == [
+        "b '", "", "x.", ""]

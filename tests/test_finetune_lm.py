@@ -37,16 +37,17 @@ def few_threads():
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     rng = random.Random(0)
+    # Every sentence once: a sentence repeated in two documents would join them for the held-out split.
+    sentences = [f"{s} {v} {o}." for s in SUBJECTS for v in VERBS for o in OBJECTS]
+    rng.shuffle(sentences)
     with open(root / "text.jsonl", "w", encoding="utf-8") as handle:
-        for doc in range(40):
-            for _ in range(8):
-                sentence = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}."
-                handle.write(json.dumps({"doc": f"d{doc}", "text": sentence, "lang": "mt"}, ensure_ascii=False) + "\n")
-    with open(root / "pairs.jsonl", "w", encoding="utf-8") as handle:
-        for index in range(160):
+        for index, sentence in enumerate(sentences):
+            handle.write(json.dumps({"doc": f"d{index // 8}", "text": sentence, "lang": "mt"}, ensure_ascii=False) + "\n")
+    with open(root / "pairs.jsonl", "w", encoding="utf-8") as handle:  # no doc: held out by shared text
+        for _ in range(160):
             a, b = rng.sample(sorted(WORDS), 2)
-            handle.write(json.dumps({"doc": f"p{index % 16}", "source": f"the {a} and the {b}",
-                                     "target": f"il-{WORDS[a]} u l-{WORDS[b]}"}, ensure_ascii=False) + "\n")
+            handle.write(json.dumps({"source": f"the {a} and the {b}", "target": f"il-{WORDS[a]} u l-{WORDS[b]}"},
+                                    ensure_ascii=False) + "\n")
     syllables = ["བཀྲ", "ཤིས", "བདེ", "ལེགས", "བོད", "ཡིག", "སློབ", "གྲྭ", "ཆོས", "རྒྱལ"]
     with open(root / "bo.jsonl", "w", encoding="utf-8") as handle:
         for index in range(120):
@@ -93,7 +94,7 @@ def test_sft_trains_on_responses(sft_model):
 
 
 def test_sft_masks_prompt_tokens(cpt_model):
-    _, tok = models.load_model(cpt_model, "causal-lm")
+    model, tok = models.load_model(cpt_model, "causal-lm")
     messages = [{"role": "user", "content": "the dog and the cat"}, {"role": "assistant", "content": "il-kelb"}]
     example = sft.encode(tok, messages)
     prompt, completion = sft.render(tok, messages)
@@ -104,7 +105,7 @@ def test_sft_masks_prompt_tokens(cpt_model):
     assert tok.decode(trained) == "il-kelb<|im_end|>\n" == completion
     # The collators keep the mask: a prompt token never becomes a target.
     for packing in (True, False):
-        batch = sft.collator(tok, packing)([example, example])
+        batch = sft.collator(tok, packing, model)([example, example])
         assert (batch["labels"] != data.IGNORE_INDEX).sum().item() == 2 * len(trained)
 
 
@@ -115,19 +116,43 @@ def test_default_template_without_chat_template(cpt_model):
     assert prompt == "<|user|>\nhi\n<|assistant|>\n" and completion == "ok" + tok.eos_token
 
 
-def test_packed_sft_batches_do_not_leak_across_examples(cpt_model):
-    model, tok = models.load_model(cpt_model, "causal-lm")
-    model.config.use_cache = False
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packed_sft_batches_do_not_leak_across_examples_in_the_saved_model(sft_model, attention):
+    model, tok = models.load_model(sft_model, "causal-lm")  # as saved by `augkit sft`: ready to generate
+    assert model.config.use_cache  # with the cache on, position ids alone no longer separate examples
+    model.set_attn_implementation(attention)
     model.eval()
-    first = sft.encode(tok, [{"role": "user", "content": "the cat"}, {"role": "assistant", "content": "il-qattus"}])
-    second = sft.encode(tok, [{"role": "user", "content": "the dog"}, {"role": "assistant", "content": "il-kelb"}])
-    batch = sft.collator(tok, packing=True)([first, second])
+    examples = [sft.encode(tok, [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}])
+                for prompt, answer in (("the cat", "il-qattus"), ("the dog and the child", "il-kelb u t-tifel"),
+                                       ("bread", "ħobż"))]
+    batch = sft.collator(tok, True, model)(examples)
+    assert batch["input_ids"].shape == (1, sum(len(e["input_ids"]) for e in examples))
+    inputs = {key: value for key, value in batch.items() if key != "labels"}
     with torch.no_grad():
-        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0, len(first["input_ids"]):]
-        alone = model(input_ids=torch.tensor([second["input_ids"]])).logits[0]
-        leaking = model(input_ids=batch["input_ids"]).logits[0, len(first["input_ids"]):]
-    assert torch.allclose(packed, alone, atol=1e-4)
-    assert not torch.allclose(leaking, alone, atol=1e-4)  # the check can fail: plain concatenation leaks
+        packed = model(**inputs).logits[0]
+        leaking = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        start = 0
+        for example in examples:
+            alone = model(input_ids=torch.tensor([example["input_ids"]])).logits[0]
+            end = start + len(example["input_ids"])
+            # float32 on any CPU: a different summation order moves logits by ~1e-6, a leak by ~0.1-10.
+            torch.testing.assert_close(packed[start:end], alone, rtol=1e-4, atol=1e-4)
+            start = end
+        assert (leaking[start - len(alone):] - alone).abs().max() > 1e-2  # the check can fail: no mask leaks
+        assert model(**inputs, labels=batch["labels"]).loss.item() == pytest.approx(
+            _mean_response_loss(model, examples), rel=1e-4)
+
+
+def _mean_response_loss(model, examples) -> float:
+    """Cross-entropy over every response token of the examples, each run alone."""
+    total, count = 0.0, 0
+    for example in examples:
+        logits = model(input_ids=torch.tensor([example["input_ids"]])).logits[0, :-1]
+        targets = torch.tensor(example["labels"][1:])
+        kept = targets != data.IGNORE_INDEX
+        total += torch.nn.functional.cross_entropy(logits[kept], targets[kept], reduction="sum").item()
+        count += int(kept.sum())
+    return total / count
 
 
 def test_perplexity_and_bits_per_character_agree(cpt_model):
@@ -159,16 +184,30 @@ def test_tibetan_bleu_uses_syllables():
 
 
 def test_evaluate_side_by_side_with_both_backends(corpus, cpt_model, sft_model, tmp_path):
+    evaluated = [json.loads(line) for line in (corpus / "pairs.jsonl").read_text(encoding="utf-8").splitlines()][:12]
+    first, other = evaluated[0], next(r for r in evaluated if r["source"] != evaluated[0]["source"])
+    # Training data holding the first pair in the other direction (and upper case) and the other's reference.
+    (tmp_path / "train.jsonl").write_text(
+        json.dumps({"prompt": first["target"].upper(), "response": first["source"]}) + "\n"
+        + json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": other["target"]}]})
+        + "\n", encoding="utf-8")
     outputs = {}
     for backend in ("hf", "ct2"):
         out = tmp_path / backend
         code = cli("evaluate", "--model", sft_model, "--base", cpt_model, "--data", corpus / "pairs.jsonl",
                    "--metrics", "ppl,bpc,bleu,chrf,chrf++", "--text-field", "target", "--prompt-template",
                    "Maltese: {prompt}", "--target-lang", "mt", "--max-new-tokens", "12", "--limit", "12",
-                   "--backend", backend, "--output", out)
+                   "--backend", backend, "--output", out, *(["--train-data", tmp_path / "train.jsonl"]
+                                                           if backend == "hf" else []))
         assert code == 0
         outputs[backend] = out
     report = json.loads((outputs["hf"] / "evaluation.json").read_text())
+    overlap = report["training_overlap"]
+    references = sum(r["target"] in (first["target"], other["target"]) for r in evaluated)
+    assert overlap["references"] == overlap["texts"] == {"in_train": references, "of": 12}
+    assert overlap["sources"] == {"in_train": sum(r["source"] == first["source"] for r in evaluated), "of": 12}
+    assert f"{references} of 12 references" in (outputs["hf"] / "evaluation.md").read_text()
+    assert "training_overlap" not in json.loads((outputs["ct2"] / "evaluation.json").read_text())
     base, adapted = report["models"]["base"], report["models"]["adapted"]
     # SFT on the references' language lowers their bits per character; 30 steps are too few to promise BLEU.
     assert adapted["language_model"]["bpc"] < base["language_model"]["bpc"]

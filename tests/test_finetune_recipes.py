@@ -36,11 +36,14 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     with open(root / "text.jsonl", "w", encoding="utf-8") as handle:
         for index in range(120):
-            handle.write(json.dumps({"doc": f"d{index % 12}", "text": SENTENCES[index % 5]}, ensure_ascii=False) + "\n")
+            # Each text once: a text in two documents would join them for the held-out split.
+            text = f"{SENTENCES[index % 5]} ({index})"
+            handle.write(json.dumps({"doc": f"d{index % 12}", "text": text}, ensure_ascii=False) + "\n")
     with open(root / "chat.jsonl", "w", encoding="utf-8") as handle:
         for index in range(60):
-            messages = [{"role": "system", "content": "Translate."}, {"role": "user", "content": SENTENCES[index % 5]},
-                        {"role": "assistant", "content": SENTENCES[(index + 1) % 5]}]
+            messages = [{"role": "system", "content": "Translate."},
+                        {"role": "user", "content": f"{SENTENCES[index % 5]} ({index})"},
+                        {"role": "assistant", "content": f"{SENTENCES[(index + 1) % 5]} ({index})"}]
             handle.write(json.dumps({"doc": f"c{index % 6}", "messages": messages}, ensure_ascii=False) + "\n")
     config = root / "adapt.yaml"
     config.write_text(
@@ -112,7 +115,7 @@ def test_sft_on_chat_messages_trains_only_the_last_answer(files):
     _, tok = load_model("tiny-qwen2", "causal-lm", texts=SENTENCES * 4, tiny={"vocab_size": 300})
     example = sft.encode(tok, conversations[0])
     trained = [t for t, label in zip(example["input_ids"], example["labels"], strict=True) if label != -100]
-    assert tok.decode(trained) == SENTENCES[1] + "<|im_end|>\n"
+    assert tok.decode(trained) == SENTENCES[1] + " (0)<|im_end|>\n"
 
 
 def test_data_inputs_and_errors(tmp_path):
@@ -168,3 +171,20 @@ def test_shipped_configs_are_valid(config):
             from finetune.recipe import lora_settings
 
             assert lora_settings(loaded).r > 0
+
+
+def test_train_mt_holds_out_pairs_and_stops_at_its_target(tmp_path, capsys):
+    words = "zero one two three four five six seven eight nine".split()
+    # Each digit pair twice, once in each direction: held-out pairs share no text with training pairs.
+    rows = [row for a in range(10) for b in range(10) for row in (
+        {"source": f"{a} {b}", "target": f"{words[a]} {words[b]}"},
+        {"source": f"{words[a]} {words[b]}", "target": f"{a} {b}"})]
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert cli("train-mt", "-d", tmp_path / "pairs.jsonl", "-o", tmp_path / "mt", "--steps", "4", "--max-seconds", "0",
+               "--heldout-fraction", "0.1", "--target-exact", "0", "--schedule", "linear") == 0
+    training = json.loads((tmp_path / "mt" / "training.json").read_text())
+    # A target of 0 is met at the first check, which comes at the last step when --steps is below check_every.
+    assert (training["stopped"], training["steps"], training["heldout_pairs"]) == ("target", 4, 20)
+    assert [step for step, _ in training["checks"]] == [4]
+    assert "180 pairs, 4 steps (stopped: target), held-out exact" in capsys.readouterr().out
+    assert cli("train-mt", "-d", tmp_path / "pairs.jsonl", "-o", tmp_path / "x", "--target-exact", "0.9") == 2

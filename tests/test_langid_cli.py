@@ -99,9 +99,13 @@ def test_bad_input_is_one_clear_line_and_exit_2(augkit, tmp_path, capsys):
     broken.write_bytes(b"Il-kelb.\n\xc3\x28 oops\n")
     assert augkit(["langid", "predict", "--input", str(broken)]) == 2
     err = capsys.readouterr().err
-    assert f"{broken}:2: invalid UTF-8" in err and "Traceback" not in err
+    assert err == (f"augkit langid predict: error: {broken}:2 (byte 9): invalid UTF-8 (bytes c3); "
+                   f"pass --errors replace to continue\n")
+    assert augkit(["langid", "predict", "--input", str(broken), "--errors", "replace"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2 and "1 invalid UTF-8 sequence(s)" in err
     assert augkit(["langid", "predict", "--input", str(tmp_path / "absent.txt")]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert "absent.txt: no such file" in capsys.readouterr().err
     assert augkit(["langid", "eval", "--data", "mt-no-path"]) == 2
     assert "LANG=PATH" in capsys.readouterr().err
     assert augkit(["langid", "predict", "--input", str(broken), "--model", str(tmp_path / "none.ftz")]) == 2
@@ -117,3 +121,43 @@ def test_train_needs_two_languages(augkit, labelled, tmp_path, capsys):
 def test_langid_is_registered_in_the_augkit_cli():
     args = cli.build_parser().parse_args(["langid", "predict", "--input", "-", "--target", "mt"])
     assert args.func.__module__ == "augment.commands.langid" and args.target == "mt"
+
+
+def test_predict_reads_a_column_writes_output_and_summarises(augkit, tmp_path, capsys):
+    rows = [{"id": 1, "text": MALTESE[0]}, {"id": 2, "text": None}, {"id": 3, "text": ITALIAN}, {"id": 4, "text": "سطر"}]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    output = tmp_path / "decisions.tsv"
+    assert augkit(["langid", "predict", "-i", str(source), "--target", "mt", "-o", str(output)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = output.read_text(encoding="utf-8").splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [["1", "mlt_Latn"], ["0", "und"], ["0", "ita_Latn"],
+                                                         ["0", "arb_Arab"]]
+    [summary] = err.splitlines()
+    assert summary.startswith(f"augkit langid predict: 4 texts from {source} -> {output}; top labels: ")
+    assert "mt: kept 1 (25.0%), dropped 3 (no_language 1, wrong_language 1, wrong_script 1)" in summary
+
+    table = tmp_path / "in.csv"
+    table.write_text(f"id,body\n1,{MALTESE[1]}\n2,{ENGLISH[1]}\n", encoding="utf-8")
+    assert augkit(["langid", "predict", "-i", str(table), "--column", "body", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["mlt_Latn", "eng_Latn"] and err == ""
+
+
+def test_predict_never_scores_json_syntax_as_text(augkit, tmp_path, capsys):
+    # It used to score the raw line `{"text":123}` (as Portuguese).
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "Bonġu"}\n{"text": 123}\n', encoding="utf-8")
+    assert augkit(["langid", "predict", "-i", str(source)]) == 2
+    assert capsys.readouterr().err == (f"augkit langid predict: error: {source}:2: column 'text' holds int, "
+                                       f"expected a string\n")
+    assert augkit(["langid", "predict", "-i", str(source), "--column", "body"]) == 2
+    assert f"{source}:1: no column 'body'; columns: text" in capsys.readouterr().err
+
+
+def test_predict_target_rejects_arabic_for_maltese(augkit, tmp_path, capsys):
+    source = tmp_path / "ar.txt"
+    source.write_text("سطر\nمرحبا\nنعم\n", encoding="utf-8")
+    assert augkit(["langid", "predict", "-i", str(source), "--target", "mt", "-q"]) == 0
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["0", "0", "0"]

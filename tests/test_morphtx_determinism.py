@@ -79,7 +79,7 @@ def test_maltese_from_arabic_build_is_the_same_with_one_or_two_processes(shared_
     a new one, byte for byte the same outputs."""
     import dataclasses
 
-    from corpora.engine import build
+    from corpora.builder.build import build
     from corpora.recipe import load_recipe
 
     shared = tmp_path / "shared" / "data"

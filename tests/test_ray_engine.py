@@ -1,4 +1,4 @@
-"""The Ray engine gives the local engine's outputs, manifest and rejected records, and survives dead workers."""
+"""The Ray executor gives the local executor's outputs, manifest and rejected records, and survives dead workers."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import ray_fixture_stages  # noqa: F401  (registers the crashing stages)
+from corpora_recount import recount
 
 from augment.errors import AugkitError
-from corpora.engine import Build
+from corpora.builder.build import Build
 from corpora.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +33,9 @@ def ray_local():
 
 def build(recipe: Path, output: Path, engine: str) -> dict:
     if engine == "ray":
-        from corpora.ray_engine import RayBuild
+        from corpora.executors.ray import RayExecutor
 
-        return RayBuild(load_recipe(recipe), output, log=lambda line: None).run()
+        return Build(load_recipe(recipe), output, RayExecutor(), log=lambda line: None).run()
     return Build(load_recipe(recipe), output, log=lambda line: None).run()
 
 
@@ -57,7 +58,7 @@ def canonical(output: Path, manifest: dict) -> dict:
 
 def assert_same_build(local: Path, local_manifest: dict, distributed: Path, ray_manifest: dict) -> None:
     assert ray_manifest["stages"] == local_manifest["stages"]
-    assert all(stage["balanced"] for stage in ray_manifest["stages"])
+    assert recount(distributed) == ray_manifest and recount(local) == local_manifest
     assert ray_manifest["rejected"] == local_manifest["rejected"]
     assert canonical(distributed, ray_manifest) == canonical(local, local_manifest)
     # Stronger than the canonical sort: the shared writers give the same bytes.
@@ -153,7 +154,7 @@ outputs: [{{format: jsonl, path: data}}]
 
 
 def test_missing_ray_names_the_extra(monkeypatch):
-    from corpora.ray_engine import import_ray
+    from corpora.executors.ray import import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(AugkitError, match=r"pip install 'augkit\[ray\]'"):
@@ -165,3 +166,43 @@ def test_address_needs_the_ray_engine(capsys):
 
     code = main(["build", str(ROOT / "corpora" / "recipes" / "demo.yaml"), "--address", "auto", "--dry-run"])
     assert code == 2 and "--address needs --engine ray" in capsys.readouterr().err
+
+
+def test_a_damaged_cache_and_a_failed_publish_recover_under_ray_as_locally(ray_local, tmp_path, monkeypatch):
+    lines = (ROOT / "corpora" / "samples" / "mt_sample.txt").read_text(encoding="utf-8").splitlines()[:30]
+    (tmp_path / "mt.txt").write_text("\n".join(lines + lines[:5]) + "\n", encoding="utf-8")
+    recipe = tmp_path / "cache.yaml"
+    recipe.write_text(f"""
+name: cache
+seed: 5
+shard_size: 6
+sources:
+  - {{name: maltese, format: txt, path: {tmp_path / 'mt.txt'}, lang: mt}}
+stages:
+  - {{stage: normalize}}
+  - {{stage: filter_length, min_words: 4}}
+  - {{stage: dedup_exact}}
+  - {{stage: split, fractions: {{train: 0.5, test: 0.5}}, key: id}}
+outputs:
+  - {{format: jsonl, path: data, split_field: split}}
+""", encoding="utf-8")
+    local_manifest = build(recipe, tmp_path / "local", "local")
+    from corpora.executors.ray import RayExecutor
+
+    monkeypatch.setenv("AUGKIT_FAULT", "enospc@publish-staged")
+    with pytest.raises(AugkitError, match=r"ray: No space left on device"):
+        Build(load_recipe(recipe), tmp_path / "ray", RayExecutor(), log=lambda line: None).run()
+    monkeypatch.delenv("AUGKIT_FAULT")
+    assert not (tmp_path / "ray" / "manifest.json").exists()
+    cache = tmp_path / "ray" / "cache"
+    shard = next(cache.glob("02-filter_length-*")) / "shard-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:-10])
+    (next(cache.glob("03-dedup_exact-*")) / "DONE.json").write_text("")
+    logged: list[str] = []
+    ray_manifest = Build(load_recipe(recipe), tmp_path / "ray", RayExecutor(), log=logged.append).run()
+    damaged = [line for line in logged if line.startswith("cache step")]
+    assert damaged[0].startswith("cache step 02-filter_length shard 1 is damaged (shard-00001.parquet has ")
+    assert damaged[1:] == ["cache step 03-dedup_exact: DONE.json is damaged: recomputing"]
+    assert_same_build(tmp_path / "local", local_manifest, tmp_path / "ray", ray_manifest)
+    for name in ("manifest.json", "README.md", "data/train-00000.jsonl", "data/test-00000.jsonl"):
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()

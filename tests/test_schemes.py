@@ -158,3 +158,36 @@ def test_unknown_scheme_lists_the_known_ones(tmp_path):
 def test_analyzer_schemes_delegate_to_morphtx():
     scheme = load_scheme("morphtx")
     assert scheme.analyzer and scheme.tag_map is not None and scheme.tag_map.is_file()
+
+
+BASELINE_MANIFEST = """\
+name: letters
+version: 1
+description: buckwalter with the intended token test
+citation: ""
+source_script: Arab
+target: und_Latn
+tokenizer: punct
+transform: buckwalter
+postprocess: detokenize
+token_test: arabic-letters
+"""
+
+
+def test_token_test_option_of_the_baselines(tmp_path):
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "manifest.yaml").write_text(BASELINE_MANIFEST, encoding="utf-8")
+    letters = Transliterator(str(folder / "manifest.yaml"))
+    published = Transliterator("buckwalter")
+    text = "softwareاتفاق Softwareاتفاق (كتب)"
+    assert published.transliterate(text) == "softwareatfaq Softwareاتفاق ( ktb )"  # the published quirk
+    assert letters.transliterate(text) == "softwareاتفاق Softwareاتفاق ( ktb )"
+    assert "|test:arabic-letters|" in letters.signature and "test:" not in published.signature
+    for value, problem in (("arabic", "token_test must be one of published, arabic-letters, not 'arabic'"),):
+        (folder / "manifest.yaml").write_text(BASELINE_MANIFEST.replace("arabic-letters", value), encoding="utf-8")
+        with pytest.raises(InputError, match=problem):
+            load_scheme(folder / "manifest.yaml")
+    path = write_scheme(tmp_path / "rules", "pattern\toutput\n\\u0628\tb\n", MANIFEST + "token_test: published\n")
+    with pytest.raises(InputError, match="'token_test' is only used by transforms buckwalter and uroman"):
+        load_scheme(path)

@@ -5,8 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augment.errors import AugkitError
-from corpora.stage import build_stage
-from corpora.stages.dedup import DedupExact, DedupNear, key_text
+from corpora.stages.common import normalised_key as key_text
+from corpora.stages.dedup import DedupExact, DedupNear
+from corpora.stages.registry import build_stage
 
 
 def records(*items):
@@ -137,3 +138,17 @@ def test_exact_dedup_two_pass_stream_gives_the_same_records_as_process(texts, so
     assert [pair for output in streamed for pair in output.dropped] == whole.dropped
     one_shot = list(stage.process_stream(iter(batches)))
     assert one_shot == [whole]
+
+
+def test_dedup_exact_on_the_text_side_only_across_sources():
+    records = [
+        {"id": "bo_zh:1", "text": "ཀ་ཁ།", "lang": "bod_Tibt", "source": "bo_zh", "meta": {"translations": {"zho_Hant": "甲"}}},
+        {"id": "bo_en:7", "text": "ཀ་ཁ། ", "lang": "bod_Tibt", "source": "bo_en", "meta": {"translations": {"eng_Latn": "a"}}},
+        {"id": "bo_en:8", "text": "ག།", "lang": "bod_Tibt", "source": "bo_en", "meta": {"translations": {"eng_Latn": "a"}}},
+    ]
+    assert DedupExact().process(records).dropped == []  # all sides: three different pairs
+    output = build_stage({"stage": "dedup_exact", "sides": "text", "prefer_sources": ["bo_en"]}).process(records)
+    assert [record["id"] for record in output.kept] == ["bo_en:7", "bo_en:8"]
+    assert [(record["id"], record["meta"]["duplicate_of"]) for record, _ in output.dropped] == [("bo_zh:1", "bo_en:7")]
+    with pytest.raises(AugkitError, match="sides must be one of all, text"):
+        build_stage({"stage": "dedup_exact", "sides": "left"})

@@ -1,8 +1,8 @@
 import pytest
 
 from augment.errors import AugkitError
-from corpora.stage import build_stage
 from corpora.stages.filters import FilterLength, FilterScript, count_words
+from corpora.stages.registry import build_stage
 
 
 def reasons(output):

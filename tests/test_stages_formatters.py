@@ -1,8 +1,8 @@
 import pytest
 
 from augment.errors import AugkitError
-from corpora.stage import build_stage
 from corpora.stages.formatters import DEFAULT_TEMPLATES, FormatCpt, FormatSft
+from corpora.stages.registry import build_stage
 
 
 def line(record_id, text, doc, source="bo", split=None):

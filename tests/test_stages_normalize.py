@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augment.errors import AugkitError
-from corpora.stage import STAGES, build_stage
 from corpora.stages.normalize import Normalize, normalize_text
+from corpora.stages.registry import STAGES, build_stage
 
 
 def run(stage, *records):

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augment.errors import AugkitError
-from corpora.stage import build_stage
+from corpora.stages.registry import build_stage
 from corpora.stages.sampling import Mix, Sample, Split, apportion
 
 
@@ -107,6 +107,60 @@ def test_split_puts_every_doc_in_one_split_stable_when_records_are_added(docs, e
         assert assignment.setdefault(record["doc"], record["meta"]["split"]) == record["meta"]["split"]
     assert all(record["meta"]["split"] == assignment[record["doc"]] for record in before.kept)
     assert len(after.kept) == len(docs) + len(extra) and after.dropped == []
+
+
+def _naive_split(stage: Split, records: list[dict]) -> dict[str, str]:
+    """Split with duplicates grouped, the slow way: connected components of "shares a text"."""
+    order = list(stage.fractions)
+    own = {r["id"]: stage.assign(r["doc"] if r.get("doc") is not None else f"id:{r['id']}") for r in records}
+
+    def texts(record):
+        sides = [record["text"], *(record["meta"].get("translations") or {}).values()]
+        return {" ".join(side.casefold().split()) for side in sides} - {""}
+
+    component = {r["id"]: {r["id"]} for r in records}
+    for first in records:
+        for second in records:
+            if first["id"] < second["id"] and texts(first) & texts(second):
+                merged = component[first["id"]] | component[second["id"]]
+                for member in merged:
+                    component[member] = merged
+    return {record_id: own[record_id] if len(members) == 1 else min((own[m] for m in members), key=order.index)
+            for record_id, members in component.items()}
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from("abcdefgh"), st.sampled_from(["x", "X ", "y", "z", "w", "", "  "]),
+                               st.sampled_from([None, "p", "q", "P", "r", "s", "t"])), min_size=1, max_size=40),
+       seed=st.integers(0, 5), chunk=st.integers(1, 7))
+def test_split_keeps_every_text_on_one_side_like_the_naive_version(rows, seed, chunk):
+    stage = Split(fractions={"train": 0.5, "dev": 0.25, "test": 0.25}, seed=seed)
+    records = [{"id": f"r{i}", "doc": doc, "text": f"t{i}" if text.strip() == "" else text, "lang": "mlt_Latn",
+                "meta": {"translations": {"eng_Latn": other}} if other else {}}
+               for i, (doc, text, other) in enumerate(rows)]
+    output = stage.process(records)
+    splits = {record["id"]: record["meta"]["split"] for record in output.kept}
+    assert splits == _naive_split(stage, records)
+    by_text: dict[str, set[str]] = {}
+    for record in output.kept:
+        for side in [record["text"], *(record["meta"].get("translations") or {}).values()]:
+            by_text.setdefault(" ".join(side.casefold().split()), set()).add(record["meta"]["split"])
+    assert all(len(sides) == 1 for sides in by_text.values())
+    # The same records in another order, or streamed in batches, get the same splits.
+    shuffled = stage.process(records[::-1])
+    assert {record["id"]: record["meta"]["split"] for record in shuffled.kept} == splits
+    batches = [records[i:i + chunk] for i in range(0, len(records), chunk)]
+    streamed = [record for part in stage.process_stream(batches) for record in part.kept]
+    assert streamed == output.kept
+
+
+def test_split_without_grouping_is_per_record_and_per_shard():
+    stage = build_stage({"stage": "split", "group_duplicates": False, "key": "id"})
+    assert stage.global_view is False and build_stage({"stage": "split"}).global_view is True
+    records = [{"id": f"r{i}", "doc": None, "text": "same", "meta": {}} for i in range(40)]
+    assert len({record["meta"]["split"] for record in stage.process(records).kept}) == 3
+    with pytest.raises(AugkitError, match="group_duplicates must be true or false"):
+        build_stage({"stage": "split", "group_duplicates": "yes"})
 
 
 def test_sample_fraction_is_streaming_and_count_is_exact():

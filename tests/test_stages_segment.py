@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from augment.errors import AugkitError
-from corpora.stage import build_stage
+from corpora.stages.registry import build_stage
 from corpora.stages.segment import SegmentSyllables, SplitSentences, cut_long, sentence_spans, syllable_spans
 
 

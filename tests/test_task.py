@@ -268,6 +268,7 @@ def test_hf_dataset_with_class_label_ids(tmp_path):
 # -------------------------------------------------------------------------------------- CRF and CLI
 
 
+@pytest.mark.slow
 def test_crf_learns_the_lexicon_and_refuses_a_cascade(tmp_path):
     train = _write_jsonl(tmp_path / "train.jsonl", _sentences(60, 1))
     dev = _write_jsonl(tmp_path / "dev.jsonl", _sentences(20, 2))
@@ -304,6 +305,7 @@ def test_cli_classification_in_process(tmp_path, capsys):
     assert "bad.jsonl:1: invalid JSON" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_real_mudt_crf_tagger(shared_data, tmp_path):
     maltese = shared_data / "maltese"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
-from augment.errors import AugkitError, InputError
+from augment.cli import add_errors_option
+from augment.errors import AugkitError
+from augment.formats import FORMATS
 
 PREDICT_BATCH = 10_000
 
@@ -54,14 +57,21 @@ def register(subparsers) -> None:
     evaluate.set_defaults(func=run_eval)
 
     predict = commands.add_parser(
-        "predict", help="top language and score for each input line",
-        description="Print one line per input line: `LABEL<TAB>SCORE`; with --target, `1|0<TAB>LABEL<TAB>SCORE`, "
-                    "where 1/0 is the decision of the recommended filter for that language.",
+        "predict", help="top language and score for each input text",
+        description="Write one line per input text (a line of txt, a row of jsonl/csv/tsv/parquet, a CoNLL-U "
+                    "sentence): `LABEL<TAB>SCORE`; with --target, `1|0<TAB>LABEL<TAB>SCORE`, where 1/0 is the "
+                    "decision of the recommended filter for that language. A summary goes to stderr.",
     )
-    predict.add_argument("--input", "-i", required=True, help="text file, one text per line ('-' for stdin)")
+    predict.add_argument("--input", "-i", required=True, help="input file ('-' for stdin)")
+    predict.add_argument("--format", "-f", default=None, choices=FORMATS,
+                         help="input format (default: from the input's suffix, else txt)")
+    predict.add_argument("--column", "-c", default="text", help="jsonl/csv/tsv/parquet: the text column (default: text)")
+    predict.add_argument("--output", "-o", default="-", help="output file ('-': stdout, the default)")
     predict.add_argument("--model", "-m", type=Path, default=None, help="fastText model (default lid.176.ftz)")
     predict.add_argument("--lowercase", action="store_true", help="lowercase the texts first (for --model)")
     predict.add_argument("--target", default=None, help="also print the recommended filter's keep decision")
+    add_errors_option(predict)
+    predict.add_argument("--quiet", "-q", action="store_true", help="no progress or summary on stderr")
     predict.set_defaults(func=run_predict)
 
 
@@ -69,8 +79,30 @@ def _add_data_argument(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--data", "-d", action="append", required=True, metavar="LANG=PATH[:FIELD]",
         help=f"{what}: LANG is any code (mt, mlt, mlt_Latn); PATH is a text file (one text per line), "
-             f"CoNLL-U (# text lines) or JSON Lines with FIELD; repeat for each file",
+             f"CoNLL-U (# text lines) or a jsonl/csv/tsv/parquet table whose FIELD column holds the texts "
+             f"(default text; jsonl must name it); repeat for each file",
     )
+    add_errors_option(parser)
+
+
+def _read_data(args) -> list[tuple[str, list[str]]]:
+    """(FLORES code, texts) per --data, each replaced-bytes count reported on stderr."""
+    from augment.formats import DecodeStats
+    from augment.langid import read_labelled
+
+    datasets = []
+    for spec in args.data:
+        stats = DecodeStats()
+        datasets.append(read_labelled(spec, args.errors, stats))
+        if stats.replacements:
+            print(f"augkit langid: {stats.summary(_data_path(spec))}", file=sys.stderr)
+    return datasets
+
+
+def _data_path(spec: str) -> Path:
+    from augment.langid import parse_labelled
+
+    return parse_labelled(spec)[1]
 
 
 def _identifier(args):
@@ -80,13 +112,14 @@ def _identifier(args):
 
 
 def run_train(args) -> int:
-    from augment.langid import TrainConfig, load_identifier, read_labelled, sample, train_model
+    from augment.formats import check_outputs
+    from augment.langid import TrainConfig, load_identifier, sample, train_model
 
     if args.max_per_language is not None and args.max_per_language < 1:
         raise AugkitError("--max-per-language must be at least 1")
+    check_outputs([_data_path(spec) for spec in args.data], [args.output])
     by_language: dict[str, list[str]] = {}
-    for spec in args.data:
-        code, texts = read_labelled(spec)
+    for code, texts in _read_data(args):
         by_language.setdefault(code, []).extend(texts)
     examples = []
     for code, texts in sorted(by_language.items()):
@@ -104,9 +137,11 @@ def run_train(args) -> int:
 
 
 def run_eval(args) -> int:
-    from augment.langid import LanguageFilter, read_labelled
+    from augment.formats import check_outputs, write_text
+    from augment.langid import LanguageFilter
 
-    datasets = [read_labelled(spec) for spec in args.data]
+    check_outputs([_data_path(spec) for spec in args.data], [args.json])
+    datasets = _read_data(args)
     if args.target:
         identifier = _identifier(args) if args.model else None
         language_filter = LanguageFilter.for_target(args.target, identifier=identifier)
@@ -121,7 +156,7 @@ def run_eval(args) -> int:
         metrics = _top1_metrics(_identifier(args), datasets)
         _print_top1(metrics)
     if args.json:
-        args.json.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_text(args.json, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     return 0
 
 
@@ -189,47 +224,52 @@ def _filter_metrics(language_filter, datasets) -> dict:
 
 
 def run_predict(args) -> int:
+    from augment import formats
     from augment.langid import UNDETERMINED, LanguageFilter
+    from augment.progress import Progress
 
+    fmt = args.format or formats.format_from_path(args.input)
+    formats.check_outputs([args.input, args.model], [args.output])
     identifier = _identifier(args)
     language_filter = LanguageFilter.for_target(args.target, identifier=identifier, k=1) if args.target else None
-    out = sys.stdout
-    for batch in _read_lines(args.input):
-        if language_filter is not None:
-            for decision in language_filter.decide(batch):
-                label, score = decision.scores[0] if decision.scores else (UNDETERMINED, 0.0)
-                out.write(f"{int(decision.keep)}\t{label}\t{score:.4f}\n")
-        else:
-            for scores in identifier.predict(batch, k=1):
-                label, score = scores[0] if scores else (UNDETERMINED, 0.0)
-                out.write(f"{label}\t{score:.4f}\n")
-    out.flush()
+    stats = formats.DecodeStats()
+    labels: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    texts = (text or "" for _, text in formats.iter_texts(args.input, fmt, args.column, args.errors, stats))
+
+    def lines():
+        with Progress("augkit langid predict", "texts", quiet=args.quiet) as progress:
+            for batch in formats.batched(texts, PREDICT_BATCH):
+                if language_filter is not None:
+                    for decision in language_filter.decide(batch):
+                        label, score = decision.scores[0] if decision.scores else (UNDETERMINED, 0.0)
+                        labels[label] += 1
+                        if not decision.keep:
+                            dropped[decision.reason] += 1
+                        yield f"{int(decision.keep)}\t{label}\t{score:.4f}"
+                else:
+                    for scores in identifier.predict(batch, k=1):
+                        label, score = scores[0] if scores else (UNDETERMINED, 0.0)
+                        labels[label] += 1
+                        yield f"{label}\t{score:.4f}"
+                progress.update(len(batch))
+
+    count = formats.write_lines(args.output, lines())
+    if not args.quiet:
+        print(_predict_summary(args, count, labels, dropped), file=sys.stderr)
+    if stats.replacements:
+        print(f"augkit langid predict: {stats.summary(args.input)}", file=sys.stderr)
     return 0
 
 
-def _read_lines(source: str):
-    """Batches of decoded lines; a line that is not UTF-8 is an error naming it."""
-    handle = sys.stdin.buffer if source == "-" else _open_binary(source)
-    name = "<stdin>" if source == "-" else source
-    batch: list[str] = []
-    try:
-        for number, raw in enumerate(handle, 1):
-            try:
-                batch.append(raw.decode("utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError as error:
-                raise InputError(name, f"invalid UTF-8 ({error.reason})", line=number) from error
-            if len(batch) == PREDICT_BATCH:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-    finally:
-        if handle is not sys.stdin.buffer:
-            handle.close()
-
-
-def _open_binary(path: str):
-    try:
-        return open(path, "rb")
-    except OSError as error:
-        raise AugkitError(f"{path}: cannot read ({error.strerror})") from error
+def _predict_summary(args, count: int, labels: Counter, dropped: Counter) -> str:
+    source = "<stdin>" if args.input == "-" else args.input
+    where = "" if args.output == "-" else f" -> {args.output}"
+    top = ", ".join(f"{label} {number:,}" for label, number in labels.most_common(5)) or "none"
+    line = f"augkit langid predict: {count:,} texts from {source}{where}; top labels: {top}"
+    if args.target:
+        kept = count - sum(dropped.values())
+        reasons = ", ".join(f"{reason} {number:,}" for reason, number in sorted(dropped.items())) or "none"
+        share = f" ({kept / count:.1%})" if count else ""
+        line += f"; {args.target}: kept {kept:,}{share}, dropped {sum(dropped.values()):,} ({reasons})"
+    return line

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from augment.cli import add_errors_option
 from augment.errors import AugkitError, InputError
 
 
@@ -39,6 +40,7 @@ def register(subparsers) -> None:
                          "a single value (e.g. sentiment) is copied")
     io.add_argument("--rejected", default=None, help="rejected records, JSON Lines (default: OUTPUT.rejected.jsonl)")
     io.add_argument("--summary", default=None, help="summary JSON (default: OUTPUT.summary.json)")
+    add_errors_option(io)
     model = parser.add_argument_group("model")
     model.add_argument("--family", default=None, choices=["nllb", "m2m100", "marian", "t5", "llm"],
                        help="how languages are passed to the model (default: detected from the model)")
@@ -83,6 +85,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from augment import formats
+    from augment.progress import Progress
     from augment.translate import Decoding, Translator
     from augment.translate.filters import default_filters
     from augment.translate.stream import StreamCounts, translate_records
@@ -90,12 +93,15 @@ def run(args) -> int:
     fmt = formats.check_format(args.format or formats.format_from_path(args.input))
     rejected_path = args.rejected or _beside(args.output, ".rejected.jsonl")
     summary_path = args.summary or _beside(args.output, ".summary.json")
+    formats.check_outputs([args.input, args.model, args.tokenizer],
+                          [args.output, rejected_path, summary_path, args.translation_cache])
     decoding = Decoding(
         beam_size=args.beam, length_penalty=args.length_penalty, max_length_ratio=args.max_length_ratio,
         sampling_topk=args.sampling_topk, sampling_topp=args.sampling_topp, sampling_temperature=args.temperature,
         num_hypotheses=args.num_hypotheses, repetition_penalty=args.repetition_penalty,
         no_repeat_ngram_size=args.no_repeat_ngram_size, seed=args.seed)
-    records, columns, conllu = _read(args, fmt)  # bad input fails before a model is converted or loaded
+    stats = formats.DecodeStats()
+    records, columns, conllu = _read(args, fmt, stats)  # bad input fails before a model is converted or loaded
     translator = Translator(
         args.model, args.src, args.tgt, quantization=args.quantization, device=args.device,
         device_index=_device_indices(args.device_index), inter_threads=args.inter_threads,
@@ -108,7 +114,8 @@ def run(args) -> int:
     counts = StreamCounts()
     rejected: list[dict] = []
     started = time.perf_counter()
-    progress = _progress(args.quiet)
+    progress = Progress("augkit translate", "records", quiet=args.quiet,
+                        detail=lambda: _rates(translator.stats, time.perf_counter() - started))
     results = translate_records(
         records, translator, filters=output_filters, text_field=args.column, tokens_field=args.tokens_column,
         labels_field=args.labels_column, split_sentences=not args.no_split, window=args.window, counts=counts)
@@ -116,7 +123,6 @@ def run(args) -> int:
     def accepted():
         for record, reason in results:
             progress.update(1)
-            progress.set_postfix_str(_rates(translator.stats, time.perf_counter() - started), refresh=False)
             if reason is None:
                 yield record
             else:
@@ -132,26 +138,28 @@ def run(args) -> int:
     formats.write_lines(summary_path, [json.dumps(summary, ensure_ascii=False, indent=2)])
     if not args.quiet:
         print(_summary_line(summary, rejected_path, summary_path), file=sys.stderr)
+    if stats.replacements:
+        print(f"augkit translate: {stats.summary(args.input)}", file=sys.stderr)
     return 0
 
 
-def _read(args, fmt: str):
+def _read(args, fmt: str, stats):
     """(records, table columns or None, conllu sentences by id or None)."""
     from augment import formats
 
     if fmt == "txt":
-        return ({"id": str(number), "text": line} for number, line in enumerate(formats.read_lines(args.input), 1)), \
-            None, None
+        lines = formats.read_lines(args.input, args.errors, stats)
+        return ({"id": str(number), "text": line} for number, line in enumerate(lines, 1)), None, None
     if fmt == "conllu":
         sentences = {}
 
         def conllu_records():
-            for number, sentence in enumerate(formats.read_conllu(args.input), 1):
+            for number, sentence in enumerate(formats.read_conllu(args.input, args.errors, stats), 1):
                 identifier = sentence.metadata("sent_id") or str(number)
                 sentences[identifier] = sentence
                 yield {"id": identifier, "text": sentence.metadata("text") or " ".join(w[1] for w in sentence.words())}
         return conllu_records(), None, sentences
-    table = formats.read_table(args.input, fmt)
+    table = formats.read_table(args.input, fmt, args.errors, stats)
     for column in [args.labels_column] if args.labels_column else []:
         if column not in table.columns:
             raise InputError(args.input, f"no labels column {column!r}; columns are {table.columns}")
@@ -222,12 +230,6 @@ def _summary_line(summary: dict, rejected_path: str, summary_path: str) -> str:
             f"{summary['segments_decoded']} segments decoded, {summary['segments_from_cache']} from cache; "
             f"{summary['target_tokens_per_second']} tokens/s; summary: {summary_path}\n"
             f"signature: {summary['signature']}")
-
-
-def _progress(quiet: bool):
-    from tqdm import tqdm
-
-    return tqdm(unit=" rec", disable=True if quiet else None, file=sys.stderr, desc="translate")
 
 
 def _rates(stats, seconds: float) -> str:

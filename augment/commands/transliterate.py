@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from augment.cli import add_errors_option
 from augment.errors import AugkitError, InputError
 
 BATCH_LINES = 10_000  # lines per transliterate_many call: large enough to amortise, small enough to stream
@@ -33,9 +34,7 @@ def register(subparsers) -> None:
     parser.add_argument("--normalize", choices=["none", "arabic"], default="none",
                         help="normalise the input first (NFC with shadda kept before the vowel, Persian/Urdu "
                              "look-alikes, tatweel); off by default so that chartx matches the published system")
-    parser.add_argument("--errors", choices=["strict", "replace"], default="strict",
-                        help="invalid UTF-8: stop with its file and byte offset (strict), or replace it with "
-                             "U+FFFD and report the count (replace)")
+    add_errors_option(parser)
     parser.add_argument("--num-proc", "-j", type=int, default=1,
                         help="worker processes (output identical to one process, in the same order; "
                              "worth it for large files and for morphtx on new text) (default: 1)")
@@ -55,6 +54,7 @@ def run(args) -> int:
     fmt = args.format or formats.format_from_path(args.input)
     if args.num_proc < 1:
         raise AugkitError("--num-proc must be >= 1")
+    formats.check_outputs([args.input], [args.output])
     transliterator = Transliterator(args.scheme, normalize=args.normalize, analysis_cache=args.analysis_cache)
     if not args.quiet:
         for warning in transliterator.scheme.warnings:
@@ -75,16 +75,14 @@ def run(args) -> int:
             for line in analyzer_summary(transliterator.analyzer):
                 print(f"augkit transliterate: {line}", file=sys.stderr)
     if stats.replacements:
-        print(f"augkit transliterate: {stats.replacements:,} invalid UTF-8 sequence(s) in {args.input} replaced "
-              f"by U+FFFD (first at byte {stats.first_offset})", file=sys.stderr)
+        print(f"augkit transliterate: {stats.summary(args.input)}", file=sys.stderr)
     return 0
 
 
 def _progress(args, unit: str):
-    from tqdm import tqdm
+    from augment.progress import Progress
 
-    # Only for long runs (delay) and only on a terminal (disable=None), so pipes and logs stay clean.
-    return tqdm(unit=f" {unit}", delay=2.0, disable=True if args.quiet else None, file=sys.stderr)
+    return Progress("augkit transliterate", unit, quiet=args.quiet)
 
 
 def _chars(value) -> int:
@@ -142,12 +140,13 @@ def _conllu(transliterator, args, stats) -> int:
         return formats.write_conllu(args.output, outputs())
 
 
-def _check_values(path, column: str, values: list, numbers: list[int]) -> None:
+def _check_values(path, column: str, values: list, numbers: list[int], lines: bool) -> None:
+    """`numbers` are file lines (jsonl) or row numbers (`lines=False`: csv, tsv, parquet)."""
     for number, value in zip(numbers, values, strict=True):
         if value is not None and not isinstance(value, str) and not (
                 isinstance(value, list) and all(isinstance(token, str) for token in value)):
-            raise InputError(path, f"row {number}: column {column!r} holds {type(value).__name__}; "
-                             "expected a string or a list of string tokens")
+            problem = f"column {column!r} holds {type(value).__name__}; expected a string or a list of string tokens"
+            raise InputError(path, problem, line=number) if lines else InputError(path, f"row {number}: {problem}")
 
 
 def _with_column(row: dict, source: str, target: str, value) -> dict:
@@ -179,7 +178,7 @@ def _jsonl(transliterator, args, stats) -> int:
                 raise InputError(args.input, f"no column {column!r}; columns: {', '.join(row) or '(none)'}",
                                  line=number)
         values = [row[column] for _, row in batch]
-        _check_values(args.input, column, values, [number for number, _ in batch])
+        _check_values(args.input, column, values, [number for number, _ in batch], lines=True)
         return values
 
     rows, values = itertools.tee(_batches(formats.iter_jsonl(args.input, args.errors, stats), args,
@@ -206,7 +205,7 @@ def _table(transliterator, args, fmt: str, stats) -> int:
         raise InputError(args.input, f"no column {column!r}; columns: {', '.join(table.columns) or '(none)'}")
     target = column if args.replace else f"{column}_{transliterator.scheme.name}"
     values = [row.get(column) for row in table.rows]
-    _check_values(args.input, column, values, list(range(1, len(values) + 1)))
+    _check_values(args.input, column, values, list(range(1, len(values) + 1)), lines=False)
     with _progress(args, "rows") as bar:
         outputs = []
         for batch in transliterate_batches(transliterator, _batches(values, args), args.num_proc):

@@ -18,9 +18,6 @@ from augment.errors import AugkitError
 _LETTER = regex.compile(r"\p{L}")
 _SPACELESS = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}]")
 
-# ISO 15924 codes whose letters Unicode files under another script name.
-_SCRIPT_ALIASES = {"Hans": "Han", "Hant": "Han", "Jpan": "Han", "Kore": "Hangul"}
-
 
 class Filter:
     reason: str
@@ -98,13 +95,8 @@ class WrongScript(Filter):
     reason = "wrong_script"
 
     def check(self, source: str, translation: str) -> str | None:
-        letters = _LETTER.findall(translation)
-        if not letters:
-            return None
-        script = languages.script(self.target)
-        pattern = regex.compile(rf"\p{{Script={_SCRIPT_ALIASES.get(script, script)}}}")
-        share = sum(1 for letter in letters if pattern.match(letter)) / len(letters)
-        return None if share >= self.min_share else self.reason
+        share = languages.script_share(translation, languages.script(self.target))
+        return None if share is None or share >= self.min_share else self.reason
 
 
 LANGUAGE_CHECKS = ("langid", "script", "none")

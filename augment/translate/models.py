@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from augment.errors import AugkitError
+from augment.hub import locate_model
 
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "float16", "bfloat16", "float32")
 FAMILIES = ("nllb", "m2m100", "marian", "t5", "llm")
@@ -61,7 +62,8 @@ def prepare_model(model: str, *, quantization: str = "int8", cache: str | os.Pat
         return _ct2_directory(path, quantization, family, tokenizer)
     if path.exists() and not (path / "config.json").is_file():
         raise AugkitError(f"{path}: neither a CTranslate2 model (model.bin) nor a Hugging Face model (config.json)")
-    source = path if path.exists() else _download(model)
+    located = locate_model(model)
+    source = located if isinstance(located, Path) else _download(located)
     return _converted(source, quantization, cache_root(cache) / "ct2", family, tokenizer)
 
 

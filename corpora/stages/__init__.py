@@ -1,12 +1,3 @@
-"""The pure stages, one module per kind of step; importing this package registers them in STAGES.
+"""The stages, one module per kind of step (see corpora.stage for the contract).
 
-Extend the list below to register more stage modules (e.g. the adapters around `augment`)."""
-
-from corpora.stages import (  # noqa: F401  (imported for their @register side effect)
-    dedup,
-    filters,
-    formatters,
-    normalize,
-    sampling,
-    segment,
-)
+corpora.stages.registry imports them all and builds a stage from a recipe step."""

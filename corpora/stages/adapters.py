@@ -111,6 +111,7 @@ class Translate(Stage):
     """
 
     name: ClassVar[str] = "translate"
+    loads_model: ClassVar[bool] = True  # one CTranslate2 translator per worker (per GPU on a cluster)
     model: str = ""
     src: str = ""
     tgt: str = ""

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from typing import Any
+
+import regex
 
 from augment.errors import AugkitError
 from augment.languages import script as language_script
 from corpora.stage import Record, StageOutput
 
-# Han is written with several ISO 15924 codes; the Unicode script property knows only `Han`.
-_SCRIPT_PROPERTY = {"Hans": "Han", "Hant": "Han", "Hani": "Han", "Jpan": "Han", "Kore": "Hangul"}
+_PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
 
 
 def stable_hash(*parts: Any) -> bytes:
@@ -42,6 +44,35 @@ def record_text(record: Record) -> str:
     raise AugkitError(f"record {record.get('id')!r} has neither 'text' nor 'tokens'")
 
 
+def record_texts(record: Record) -> list[str]:
+    """Every text a record holds: its text (or tokens), each side in `meta["translations"]`, and a
+    training example's `response` or assistant turns."""
+    texts = []
+    if record.get("text") is not None:
+        texts.append(record["text"])
+    elif record.get("tokens") is not None:
+        texts.append(" ".join(record["tokens"]))
+    texts.extend(str(value) for value in ((record.get("meta") or {}).get("translations") or {}).values())
+    if isinstance(record.get("response"), str):
+        texts.append(record["response"])
+    for message in record.get("messages") or ():
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            texts.append(str(message.get("content")))
+    return texts
+
+
+def normalised_key(text: str, casefold: bool = True, ignore_punctuation: bool = False) -> str:
+    """The text two records are compared on (deduplication, split grouping, split overlap): NFKC,
+    case-folded (unless `casefold` is false), optionally without punctuation and symbols,
+    whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text)
+    if casefold:
+        text = text.casefold()
+    if ignore_punctuation:
+        text = _PUNCTUATION.sub(" ", text)
+    return " ".join(text.split())  # str.split's whitespace is exactly re's \s, and 4x faster
+
+
 def record_script(record: Record, script: str | None) -> str:
     """The ISO 15924 script a stage should assume: its own `script` setting, else the record's `lang`."""
     if script is not None:
@@ -57,11 +88,6 @@ def check_script(script: str | None) -> None:
     """ValueError unless `script` is None (take it from `lang`) or looks like an ISO 15924 code."""
     if script is not None and not (isinstance(script, str) and re.fullmatch(r"[A-Z][a-z]{3}", script)):
         raise ValueError(f"script must be an ISO 15924 code such as Latn, Arab or Tibt, not {script!r}")
-
-
-def script_property(script: str) -> str:
-    """The Unicode script property name for an ISO 15924 code (`Hans` -> `Han`, `Latn` -> `Latn`)."""
-    return _SCRIPT_PROPERTY.get(script, script)
 
 
 def derive(record: Record, new_id: str, parents: list[str], meta: dict | None = None, **fields: Any) -> Record:
@@ -96,23 +122,45 @@ def in_batch_order(batch: list[Record], outputs: list[StageOutput]) -> StageOutp
 
 
 class KeyedGlobalStage:
-    """A stage that needs every record sharing a key at once (duplicates, a source, a document).
+    """A global stage that needs every record sharing a key at once (duplicates, a source, a document).
 
     `process` is exactly: group the batch by `group_key`, run `process_group` on each group, and
     return the kept and the dropped records in batch order. `process_group` must not depend on the
-    order of records inside its group, so a distributed engine may group with a shuffle and get the
-    same output."""
+    order of records inside its group, so an executor may group with a shuffle and get the same
+    output (the stage declares `grouped`; one whose grouping depends on its configuration makes
+    `grouped` a property, and an executor then runs it as one group through `process`).
+
+    Two optional declarations refine the groups:
+    - `needs_group_sizes`: every group needs something that depends on the size of all groups
+      (`mix`: each source's share of the total). `plan_groups({key: size})` gives it, per key, and
+      `process_group(records, plan)` receives its group's entry.
+    - `has_link_keys`: a group may be cut further. `link_keys(records)` gives each record's link
+      keys; within a group, `process_group` over each set of records joined (transitively) by a
+      shared link key equals `process_group` over the whole group (`dedup_near`: LSH buckets).
+    """
 
     global_view = True
+    grouped = True
+    needs_group_sizes = False
+    has_link_keys = False
 
-    def group_key(self, record: Record) -> str:
+    def group_key(self, record: Record) -> Any:
+        """The group of a record: a hashable value that JSON represents (usually a str)."""
         raise NotImplementedError
 
-    def process_group(self, records: list[Record]) -> StageOutput:
+    def process_group(self, records: list[Record], plan: Any = None) -> StageOutput:
+        raise NotImplementedError
+
+    def plan_groups(self, sizes: dict[Any, int]) -> dict[Any, Any]:
+        raise NotImplementedError
+
+    def link_keys(self, records: list[Record]) -> list[list[str]]:
         raise NotImplementedError
 
     def process(self, batch: list[Record]) -> StageOutput:
-        groups: dict[str, list[Record]] = {}
+        groups: dict[Any, list[Record]] = {}
         for record in batch:
             groups.setdefault(self.group_key(record), []).append(record)
-        return in_batch_order(batch, [self.process_group(records) for records in groups.values()])
+        plan = self.plan_groups({key: len(records) for key, records in groups.items()}) \
+            if self.needs_group_sizes else {}
+        return in_batch_order(batch, [self.process_group(records, plan.get(key)) for key, records in groups.items()])

@@ -2,7 +2,9 @@
 
 Both compare a *key text*: NFKC, case-folded (unless `casefold: false`), optionally without
 punctuation and symbols, whitespace collapsed. A parallel record's key covers all its sides (`text`
-and every `meta["translations"]` entry), so two pairs that share one side only are not duplicates.
+and every `meta["translations"]` entry), so two pairs that share one side only are not duplicates;
+with `sides: text` records compare on their own `text` only (one Tibetan line with two different
+English translations is then one text).
 Both are global stages keyed by scope (see `KeyedGlobalStage`), and both choose the representative
 without looking at the order of records: the record whose `source` comes first in `prefer_sources`
 (sources not listed come after all listed ones), then the record with the smallest id in natural
@@ -11,31 +13,25 @@ order (`s:9` before `s:10`). Every dropped record names its representative in `m
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import ClassVar
-
-import regex
+from typing import Any, ClassVar
 
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import KeyedGlobalStage, natural_order, record_text, stable_hash, with_meta
+from corpora.stages.common import (
+    KeyedGlobalStage,
+    natural_order,
+    normalised_key,
+    record_text,
+    stable_hash,
+    with_meta,
+)
+from corpora.unionfind import UnionFind
 
 _SCOPES = ("global", "source", "lang")
-_PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
-_WHITESPACE = re.compile(r"\s+")
-
-
-def key_text(text: str, casefold: bool, ignore_punctuation: bool) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    if casefold:
-        text = text.casefold()
-    if ignore_punctuation:
-        text = _PUNCTUATION.sub(" ", text)
-    return _WHITESPACE.sub(" ", text).strip()
+_SIDES = ("all", "text")
 
 
 @dataclass(frozen=True)
@@ -44,10 +40,13 @@ class _DedupConfig:
     casefold: bool = True
     ignore_punctuation: bool = False
     prefer_sources: tuple[str, ...] = ()
+    sides: str = "all"
 
     def __post_init__(self):
         if self.scope not in _SCOPES:
             raise ValueError(f"scope must be one of {', '.join(_SCOPES)}, not {self.scope!r}")
+        if self.sides not in _SIDES:
+            raise ValueError(f"sides must be one of {', '.join(_SIDES)}, not {self.sides!r}")
         for key in ("casefold", "ignore_punctuation"):
             if not isinstance(getattr(self, key), bool):
                 raise ValueError(f"{key} must be true or false, not {getattr(self, key)!r}")
@@ -59,10 +58,11 @@ class _DedupConfig:
         return "" if self.scope == "global" else str(record.get(self.scope))
 
     def key_text(self, record: Record) -> str:
-        """The key text; parallel records compare on all their sides (text, then translations by code)."""
-        translations = (record.get("meta") or {}).get("translations") or {}
+        """The key text; parallel records compare on all their sides (text, then translations by
+        code), or with `sides: text` on their own text only."""
+        translations = ((record.get("meta") or {}).get("translations") or {}) if self.sides == "all" else {}
         sides = [record_text(record), *(translations[code] for code in sorted(translations))]
-        return "\n".join(key_text(side, self.casefold, self.ignore_punctuation) for side in sides)
+        return "\n".join(normalised_key(side, self.casefold, self.ignore_punctuation) for side in sides)
 
     def rank(self, record: Record) -> tuple:
         """The representative of a class is the record of smallest rank."""
@@ -81,6 +81,7 @@ class DedupExact(KeyedGlobalStage, _DedupConfig, Stage):
 
     scope: `global` (across sources, the default), `source` (only within each source) or `lang`.
     casefold, ignore_punctuation: how the key text is made (see the module docstring).
+    sides: `all` (the default: text and every translation) or `text` (the record's own text only).
     prefer_sources: sources whose records are kept first (e.g. genuine text over augmented text).
     Reasons: `duplicate` (with `meta["duplicate_of"]`)."""
 
@@ -89,7 +90,7 @@ class DedupExact(KeyedGlobalStage, _DedupConfig, Stage):
     def group_key(self, record: Record) -> str:
         return stable_hash(self.scope_key(record), self.key_text(record)).hex()
 
-    def process_group(self, records: list[Record]) -> StageOutput:
+    def process_group(self, records: list[Record], plan: Any = None) -> StageOutput:
         keep = self.representative(records)
         dropped = [(with_meta(r, duplicate_of=keep["id"]), "duplicate") for r in records if r is not keep]
         return StageOutput(kept=[keep], dropped=dropped)
@@ -133,6 +134,7 @@ class DedupNear(KeyedGlobalStage, _DedupConfig, Stage):
     Reasons: `near_duplicate` (with `meta["duplicate_of"]` and the estimated `meta["similarity"]`)."""
 
     name: ClassVar[str] = "dedup_near"
+    has_link_keys: ClassVar[bool] = True  # LSH buckets: near-duplicates always share one
 
     threshold: float = 0.8
     ngram: int = 5
@@ -174,32 +176,29 @@ class DedupNear(KeyedGlobalStage, _DedupConfig, Stage):
         values = minhash.hashvalues
         return [bytes([band]) + values[band * rows : (band + 1) * rows].tobytes() for band in range(bands)]
 
-    def process_group(self, records: list[Record]) -> StageOutput:
+    def link_keys(self, records: list[Record]) -> list[list[str]]:
+        """Each record's LSH bucket keys: near-duplicates share one, so a group may be cut into the
+        records joined by shared buckets."""
+        return [[key.hex() for key in self.band_keys(minhash)] for minhash in self.signatures(records)] \
+            if records else []
+
+    def process_group(self, records: list[Record], plan: Any = None) -> StageOutput:
         signatures = self.signatures(records)
         buckets: dict[bytes, list[int]] = {}
         for index, minhash in enumerate(signatures):
             for key in self.band_keys(minhash):
                 buckets.setdefault(key, []).append(index)
-        parent = list(range(len(records)))
-
-        def root(index: int) -> int:
-            while parent[index] != index:
-                parent[index] = parent[parent[index]]
-                index = parent[index]
-            return index
-
+        components = UnionFind(range(len(records)))
         # Components of the graph "shares a bucket and is similar enough": every pair is checked
         # (unless already connected), so the components do not depend on the order of records.
         for members in buckets.values():
             for position, first in enumerate(members):
                 for other in members[position + 1 :]:
-                    if root(first) != root(other) and signatures[first].jaccard(signatures[other]) >= self.threshold:
-                        parent[root(other)] = root(first)
-        components: dict[int, list[int]] = {}
-        for index in range(len(records)):
-            components.setdefault(root(index), []).append(index)
+                    if not components.connected(first, other) and \
+                            signatures[first].jaccard(signatures[other]) >= self.threshold:
+                        components.union(first, other)
         kept, dropped = [], []
-        for members in components.values():
+        for members in components.classes().values():
             keep = self.representative([records[i] for i in members])
             keep_index = next(i for i in members if records[i] is keep)
             kept.append(keep)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import ClassVar
 
 import regex
 
+from augment.errors import AugkitError
 from augment.languages import script as language_script
+from augment.languages import script_pattern, script_share
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import check_script, record_script, record_text, script_property, with_meta
+from corpora.stages.common import check_script, record_script, record_text, with_meta
 
 # A word: one Han character, or a run of other letters, marks and digits. Tibetan syllables count as
 # words because the tsheg between them is punctuation; Maltese il-kelb is two words.
@@ -93,11 +94,6 @@ def _translations(record: Record) -> dict[str, str]:
     return (record.get("meta") or {}).get("translations") or {}
 
 
-# Letters and script-specific marks (Tibetan subjoined consonants and vowel signs are marks); the
-# script-neutral combining marks (Arabic harakat, Latin accents: script Inherited) are not counted.
-_LETTER = regex.compile(r"[[\p{L}\p{M}]--\p{sc=Zinh}]", regex.V1)
-
-
 @register
 @dataclass(frozen=True)
 class FilterScript(Stage):
@@ -148,15 +144,14 @@ class FilterScript(Stage):
 
 
 def _share(text: str, script: str) -> float | None:
-    """Share of the letters of `text` that are in `script`; None when it has no letters."""
-    letters = len(_LETTER.findall(text))
-    return len(_script_pattern(script).findall(text)) / letters if letters else None
+    """Share of the letters of `text` that are in `script` (augment.languages); None without letters."""
+    _script_pattern(script)
+    return script_share(text, script)
 
 
-@cache
 def _script_pattern(script: str) -> regex.Pattern:
     """Letters of `script`; a ValueError names the script when Unicode does not know it."""
     try:
-        return regex.compile(rf"[[\p{{L}}\p{{M}}]&&\p{{sc={script_property(script)}}}]", regex.V1)
-    except regex.error as error:
-        raise ValueError(f"unknown script {script!r} (use an ISO 15924 code such as Latn)") from error
+        return script_pattern(script)
+    except AugkitError as error:
+        raise ValueError(str(error)) from error

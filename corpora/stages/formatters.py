@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar
 
 from augment.errors import AugkitError
@@ -22,6 +23,7 @@ DEFAULT_TEMPLATES = (
     "{target_lang} translation:",
 )
 _FIELDS = {"source_lang", "target_lang", "source", "auxiliary"}
+AUTO = "auto"  # an auxiliary language chosen per record by URIEL+ distance (augment.uriel)
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class _Plan:
     source: str
     target: str
     templates: tuple[str, ...]
-    auxiliary: str | None
+    auxiliary: str | None  # a FLORES code, AUTO, or None
     downsampled: bool
     names: dict[str, str]  # English names of the languages above, for the prompt
 
@@ -81,7 +83,11 @@ class FormatCpt(KeyedGlobalStage, Stage):
         split = (record.get("meta") or {}).get("split")
         return stable_hash("doc", split, record.get("source"), record["doc"]).hex()
 
-    def process_group(self, records: list[Record]) -> StageOutput:
+    @property
+    def grouped(self) -> bool:
+        return self.pack_chars is None  # packing joins documents in batch order: one group
+
+    def process_group(self, records: list[Record], plan: object = None) -> StageOutput:
         if len(records) == 1 and records[0].get("doc") is None:
             return StageOutput(kept=[_as_text(records[0], record_text(records[0]))], dropped=[])
         ordered = sorted(records, key=lambda r: natural_order(r["id"]))
@@ -145,6 +151,21 @@ def _document(new_id: str, text: str, first: Record, parents: list[str]) -> Reco
             "doc": first.get("doc"), "meta": meta}
 
 
+@lru_cache(maxsize=4096)
+def nearest_language(target: str, candidates: tuple[str, ...], by: str) -> tuple[str | None, str]:
+    """(the candidate nearest to `target` by URIEL+ distance `by`, or None when no candidate has a
+    distance; the distance's signature). Ties go to the candidate that comes first."""
+    from augment.uriel import load, parse_by
+
+    uriel = load()
+    ranking = uriel.rank(target, list(candidates), parse_by(by))
+    return (ranking.ranked[0].code if ranking.ranked else None), ranking.signature
+
+
+def _name(plan: _Plan, code: str) -> str:
+    return plan.names[code] if code in plan.names else language_name(code)
+
+
 @register
 @dataclass(frozen=True)
 class FormatSft(Stage):
@@ -166,7 +187,13 @@ class FormatSft(Stage):
       is one of the high_resource languages, only this fraction of examples is kept (seeded;
       e.g. 0.5); the rest are dropped with reason `strategic_downsampling`.
     auxiliary: {direction: language}: LMT's Parallel Multilingual Prompting: when the record also
-      has the source in this related language, the prompt includes it ({auxiliary}).
+      has the source in this related language, the prompt includes it ({auxiliary}). `auto`: of the
+      record's other languages, the one nearest to the direction's target by `auxiliary_by`
+      (ties: the smaller FLORES code; none when no distance is known), and `meta["auxiliary_by"]`
+      records the distance's signature (`uriel+:1.3.2|by:genetic|...`).
+    auxiliary_by: the URIEL+ distance that `auto` uses (`augkit languages rank --by`): genetic
+      (default), geographic, syntactic, phonological, inventory, featural, morphological, script, or
+      a weighted mean such as "genetic=0.5,script=0.5".
     style: messages (default) or prompt_response. system: optional system message (messages style).
     seed: decides templates and downsampling.
     Reasons: `no_translation_pair` (the record has no direction's two sides; the record itself is
@@ -179,6 +206,7 @@ class FormatSft(Stage):
     high_resource: tuple[str, ...] = ()
     reverse_fraction: float = 1.0
     auxiliary: dict[str, str] = field(default_factory=dict)
+    auxiliary_by: str = "genetic"
     style: str = "messages"
     system: str | None = None
     seed: int = 0
@@ -207,10 +235,24 @@ class FormatSft(Stage):
         ):
             raise ValueError(f"reverse_fraction must be a number between 0 and 1, not {self.reverse_fraction!r}")
         for direction, language in self.auxiliary.items():
-            if self._flores(language, "auxiliary") in self._pair(direction):
+            if language != AUTO and self._flores(language, "auxiliary") in self._pair(direction):
                 raise ValueError(f"auxiliary language of {direction!r} must differ from its source and target")
+        if not isinstance(self.auxiliary_by, str):
+            raise ValueError(f"auxiliary_by must be a distance name such as genetic, not {self.auxiliary_by!r}")
+        if AUTO in self.auxiliary.values():
+            from augment.uriel import load, parse_by
+
+            try:
+                parse_by(self.auxiliary_by)
+            except AugkitError as error:
+                raise ValueError(f"auxiliary_by: {error}") from error
+            for direction, language in self.auxiliary.items():
+                if language == AUTO and load().code(self._pair(direction)[1]) is None:
+                    raise ValueError(f"auxiliary of {direction!r} is auto, but URIEL+ does not know its target "
+                                     "language; name the auxiliary language instead")
         templates = {("*" if key == "*" else self._pair(key)): value for key, value in self.templates.items()}
-        auxiliary = {self._pair(key): self._flores(value, "auxiliary") for key, value in self.auxiliary.items()}
+        auxiliary = {self._pair(key): value if value == AUTO else self._flores(value, "auxiliary")
+                     for key, value in self.auxiliary.items()}
         high_resource = {self._flores(code, "high_resource") for code in self.high_resource}
         plans = []
         for direction in self.directions:
@@ -221,7 +263,7 @@ class FormatSft(Stage):
             if pair in auxiliary and not all("{auxiliary}" in template for template in chosen):
                 raise ValueError(f"direction {direction!r} has an auxiliary language, so its templates "
                                  "must contain {auxiliary}")
-            languages = [*pair, auxiliary[pair]] if pair in auxiliary else list(pair)
+            languages = [*pair, auxiliary[pair]] if auxiliary.get(pair, AUTO) != AUTO else list(pair)
             names = {code: language_name(code) for code in languages}
             plans.append(_Plan(*pair, tuple(chosen), auxiliary.get(pair), pair[1] in high_resource, names))
         object.__setattr__(self, "_plans", tuple(plans))
@@ -251,8 +293,14 @@ class FormatSft(Stage):
 
     def _example(self, record: Record, sides: dict[str, str], plan: _Plan) -> Record:
         choice = int(unit_interval("template", self.seed, record["id"], plan.direction) * len(plan.templates))
-        auxiliary_language = plan.auxiliary if plan.auxiliary and sides.get(plan.auxiliary) else None
-        auxiliary = f"{plan.names[auxiliary_language]}: {sides[auxiliary_language]}\n" if auxiliary_language else ""
+        chosen_by = {}
+        if plan.auxiliary == AUTO:
+            others = tuple(sorted(code for code, text in sides.items() if text and code not in (plan.source, plan.target)))
+            auxiliary_language, signature = nearest_language(plan.target, others, self.auxiliary_by)
+            chosen_by = {"auxiliary_by": signature}
+        else:
+            auxiliary_language = plan.auxiliary if plan.auxiliary and sides.get(plan.auxiliary) else None
+        auxiliary = f"{_name(plan, auxiliary_language)}: {sides[auxiliary_language]}\n" if auxiliary_language else ""
         prompt = plan.templates[choice].format(
             source_lang=plan.names[plan.source], target_lang=plan.names[plan.target],
             source=sides[plan.source], auxiliary=auxiliary,
@@ -263,7 +311,7 @@ class FormatSft(Stage):
         example["meta"] = {
             **{k: v for k, v in (record.get("meta") or {}).items() if k != "translations"},
             "parents": [record["id"]], "direction": plan.direction, "template": choice,
-            "auxiliary": auxiliary_language,
+            "auxiliary": auxiliary_language, **chosen_by,
         }
         if self.style == "messages":
             system = [{"role": "system", "content": self.system}] if self.system else []

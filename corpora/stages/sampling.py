@@ -8,12 +8,23 @@ other records are added (except where a stage promises exact counts: `mix`, `sam
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from augment.errors import AugkitError
 from corpora.stage import Record, Stage, StageOutput, register
-from corpora.stages.common import derive, in_batch_order, natural_order, unit_interval, with_meta
+from corpora.stages.common import (
+    KeyedGlobalStage,
+    derive,
+    natural_order,
+    normalised_key,
+    record_texts,
+    stable_hash,
+    unit_interval,
+    with_meta,
+)
+from corpora.unionfind import UnionFind
 
 
 def _check_seed(seed) -> None:
@@ -54,7 +65,7 @@ def apportion(total: int, weights: dict[str, float]) -> dict[str, int]:
 
 @register
 @dataclass(frozen=True)
-class Mix(Stage):
+class Mix(KeyedGlobalStage, Stage):
     """Mix sources in given proportions, down-sampling or up-sampling each source.
 
     Proportions are exact: the output has `total` records (default: as many as the input), and each
@@ -71,11 +82,12 @@ class Mix(Stage):
     seed: decides which records are kept or copied.
     Reasons: `downsampled`.
 
-    For engines: `targets(counts)` gives each source's output size from the per-source input counts
-    (a group-by count), and `select(records, target)` is the per-source choice (a group-by map)."""
+    For executors: the groups are the sources; `plan_groups(counts)` gives each source's output size
+    from the per-source input counts (a group-by count), and `process_group(records, target)` is the
+    per-source choice (a group-by map)."""
 
     name: ClassVar[str] = "mix"
-    global_view: ClassVar[bool] = True
+    needs_group_sizes: ClassVar[bool] = True
 
     proportions: dict[str, float] = field(default_factory=dict)
     total: int | None = None
@@ -93,7 +105,10 @@ class Mix(Stage):
             raise ValueError(f"total must be a non-negative integer, not {self.total!r}")
         _check_seed(self.seed)
 
-    def targets(self, counts: dict[str, int]) -> dict[str, int]:
+    def group_key(self, record: Record) -> str | None:
+        return record.get("source")
+
+    def plan_groups(self, counts: dict[str, int]) -> dict[str, int]:
         unknown = sorted(set(counts) - set(self.proportions))
         if unknown:
             raise AugkitError(
@@ -106,7 +121,7 @@ class Mix(Stage):
             raise AugkitError(f"mix: source(s) {empty} have a proportion but no records reached this stage")
         return targets
 
-    def select(self, records: list[Record], target: int) -> StageOutput:
+    def process_group(self, records: list[Record], target: Any = None) -> StageOutput:
         order = sorted(records, key=lambda r: (unit_interval("mix", self.seed, r["id"]), natural_order(r["id"]), r["id"]))
         copies, extra = divmod(target, len(records)) if records else (0, 0)
         times = {id(record): copies + (rank < extra) for rank, record in enumerate(order)}
@@ -121,33 +136,35 @@ class Mix(Stage):
                 kept.extend(derive(record, f"{record['id']}/copy{k}", [record["id"]]) for k in range(1, count + 1))
         return StageOutput(kept=kept, dropped=dropped)
 
-    def process(self, batch: list[Record]) -> StageOutput:
-        by_source: dict[str, list[Record]] = {}
-        for record in batch:
-            by_source.setdefault(record.get("source"), []).append(record)
-        targets = self.targets({source: len(records) for source, records in by_source.items()})
-        return in_batch_order(batch, [self.select(records, targets[source]) for source, records in by_source.items()])
-
 
 @register
 @dataclass(frozen=True)
 class Split(Stage):
-    """Assign every record to a split (train/dev/test) by hashing its group key with the seed.
+    """Assign every record to a split (train/dev/test) by hashing its group key with the seed, so that
+    no text is on both sides of a split.
 
-    All records of a group (by default the document, `doc`) land in the same split, so no document
-    leaks between train and test; a record without a `doc` is its own group. A group's split depends
-    only on (seed, group value), so adding records never moves existing ones. The fractions are
-    expected fractions of *groups*, not exact counts (with few documents a split can be empty).
-    The split is written to `meta["split"]`. Drops nothing.
+    All records of a group (by default the document, `doc`) land in the same split; a record without
+    a `doc` is its own group. A group's split depends only on (seed, group value). With
+    `group_duplicates` (the default), records that share a text (any of `text`, tokens or a side in
+    `meta["translations"]`, compared after `normalised_key`: NFKC, case-folded, whitespace collapsed)
+    are also kept together, transitively: all of them go to the split that comes first in
+    `fractions` among their groups' splits (usually train), and the other records of their groups
+    stay where their group is. So a document whose line recurs in a training document gives up that
+    line to train, and no text is on both sides. This needs every record at once (`global_view`).
+    The fractions are expected fractions of groups, not exact counts (with few documents a split can
+    be empty). The split is written to `meta["split"]`. Drops nothing.
 
     fractions: {split name: fraction}, summing to 1, in the order the unit interval is cut.
     key: doc (default), id, source, lang or meta.<name>.
+    group_duplicates: keep records sharing a text in one split (default true).
     seed: decides the assignment."""
 
     name: ClassVar[str] = "split"
+    assigns_split: ClassVar[bool] = True
 
     fractions: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "dev": 0.1, "test": 0.1})
     key: str = "doc"
+    group_duplicates: bool = True
     seed: int = 0
 
     def __post_init__(self):
@@ -158,8 +175,14 @@ class Split(Stage):
                 raise ValueError(f"fraction of split {split!r} must be a number between 0 and 1, not {fraction!r}")
         if not math.isclose(sum(self.fractions.values()), 1.0, abs_tol=1e-9):
             raise ValueError(f"fractions must sum to 1, not {sum(self.fractions.values())}")
+        if not isinstance(self.group_duplicates, bool):
+            raise ValueError(f"group_duplicates must be true or false, not {self.group_duplicates!r}")
         _check_key(self.key)
         _check_seed(self.seed)
+
+    @property
+    def global_view(self) -> bool:
+        return self.group_duplicates
 
     def assign(self, group: str) -> str:
         point = unit_interval("split", self.seed, group)
@@ -171,8 +194,61 @@ class Split(Stage):
         return next(split for split, fraction in reversed(self.fractions.items()) if fraction > 0)
 
     def process(self, batch: list[Record]) -> StageOutput:
-        kept = [with_meta(record, split=self.assign(group_value(record, self.key))) for record in batch]
-        return StageOutput(kept=kept, dropped=[])
+        return next(iter(self.process_stream([batch])))
+
+    def process_stream(self, batches: Iterable[list[Record]]) -> Iterator[StageOutput]:
+        """Two passes over re-iterable `batches`: join the records' texts into classes (union-find
+        over text hashes, with each class's earliest split), then label every batch. A one-shot
+        iterator is collected first."""
+        if iter(batches) is batches:
+            batches = list(batches)
+        order = {split: rank for rank, split in enumerate(self.fractions)}
+        classes = _TextClasses()
+        if self.group_duplicates:
+            for batch in batches:
+                for record in batch:
+                    classes.add(_text_keys(record), order[self.assign(group_value(record, self.key))])
+        splits = list(self.fractions)
+        for batch in batches:
+            kept = []
+            for record in batch:
+                rank = classes.rank(_text_keys(record)) if self.group_duplicates else None
+                split = splits[rank] if rank is not None else self.assign(group_value(record, self.key))
+                kept.append(with_meta(record, split=split))
+            yield StageOutput(kept=kept, dropped=[])
+
+
+def _text_keys(record: Record) -> set[bytes]:
+    return {stable_hash(key) for key in map(normalised_key, record_texts(record)) if key}
+
+
+class _TextClasses:
+    """Classes of texts joined by the records that hold them (union-find), each with its earliest
+    split rank and how many records hold its texts."""
+
+    def __init__(self):
+        self.texts = UnionFind()
+        self.records: dict[bytes, int] = {}  # per root
+        self.best: dict[bytes, int] = {}  # per root
+
+    def add(self, keys: set[bytes], rank: int) -> None:
+        if not keys:
+            return
+        roots = {self.texts.find(key) for key in keys}
+        first = min(roots)  # any choice would do; min keeps it independent of set order
+        records, best = 1, rank
+        for other in roots:
+            records += self.records.pop(other, 0)
+            best = min(best, self.best.pop(other, rank))
+            self.texts.union(first, other)
+        self.records[first], self.best[first] = records, best
+
+    def rank(self, keys: set[bytes]) -> int | None:
+        """The class's split rank when the record shares a text with another record, else None."""
+        if not keys:
+            return None
+        root = self.texts.find(next(iter(keys)))
+        return self.best[root] if self.records[root] > 1 else None
 
 
 @register
