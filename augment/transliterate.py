@@ -182,9 +182,15 @@ class Transliterator:
             return cache
         rule_set = self.scheme.postprocess
         if self.engine is None or not self.engine.batchable:
-            cache.update((token, postprocess_words(self._rewrite_token(token), rule_set)) for token in missing)
-            return cache
-        for group, plan in self.engine.partition("\n".join(missing)):
+            one_by_one, batched = missing, ()
+        else:
+            # Rewritten alone: an empty output (the batch has no line for it), one holding a newline,
+            # and one that `rewrite_token` rewrites with the published literal markers (`<`, a marker).
+            one_by_one = {token for token in missing
+                          if not token or "\n" in token or "<" in token or START in token or END in token}
+            batched = missing - one_by_one if one_by_one else missing
+        cache.update((token, postprocess_words(self._rewrite_token(token), rule_set)) for token in one_by_one)
+        for group, plan in self.engine.partition("\n".join(batched)) if batched else ():
             marked = START + group.replace("\n", END + "\n" + START) + END
             outputs = postprocess_words(self.engine.rewrite_marked(marked, plan), rule_set)
             cache.update(zip(group.split("\n"), outputs.split("\n"), strict=True))

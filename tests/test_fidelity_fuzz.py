@@ -110,13 +110,20 @@ def test_morphtx_post_processing_equals_the_published_code(name):
     mappings = mirror.published_mappings([(rule.pattern, rule.output) for rule in scheme.scheme.rules])
     rng = random.Random(SEED)
     pool = [arabic_word(rng) for _ in range(300)]
+    texts, published = [], []
     for _ in range(3000):
         analysed = analyzer_like_tokens(rng, pool)
         expected = mirror.transliterate_rules(analysed, mappings, analyze=lambda tokens: tokens)
+        joined = mirror.post_process(" ".join(mirror.apply_mappings(f"<BOS>{t}<EOS>", mappings) for t in analysed))
         got = postprocess(" ".join(map(scheme._rewrite_token, analysed)), scheme.scheme.postprocess)
-        assert got == mirror.post_process(" ".join(mirror.apply_mappings(f"<BOS>{t}<EOS>", mappings)
-                                                   for t in analysed)), analysed
+        assert got == joined, analysed
         assert [postprocess(scheme._rewrite_token(t), "maltese") for t in analysed] == expected
+        texts.append(analysed)
+        published.append(joined)
+    # transliterate_many's path after the analyzer: outputs rewritten in batches, in-word steps
+    # cached per output, the steps across words over each whole line.
+    got = scheme._transliterate_analysed(texts)
+    assert got == published, next((text, line) for text, line, want in zip(texts, got, published, strict=True) if line != want)
 
 
 @pytest.mark.parametrize(
