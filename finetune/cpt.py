@@ -21,6 +21,8 @@ def run(config: TrainConfig) -> dict[str, Any]:
 
     from finetune import data, models, recipe
 
+    models.check_sources(config.model, config.tokenizer)  # a typo fails before the data is read
+
     # 1. Data: training texts and held-out texts (whole documents, no text on both sides) unless an eval
     #    set is given.
     records = data.load_records(config.data, txt_unit=config.txt_unit)

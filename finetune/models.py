@@ -100,6 +100,16 @@ def is_tiny(name: str) -> bool:
     return str(name) in TINY_MODELS
 
 
+def check_sources(model: str, tokenizer: str | None = None) -> None:
+    """Fail at once, before any data is read, when the model or tokenizer argument names nothing loadable."""
+    from augment.hub import locate_model
+
+    if not is_tiny(model):
+        locate_model(model)
+    if tokenizer is not None:
+        locate_model(tokenizer, "tokenizer")
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     import transformers

@@ -139,6 +139,8 @@ def run(config: TrainConfig) -> dict[str, Any]:
 
     from finetune import data, models, recipe
 
+    models.check_sources(config.model, config.tokenizer)  # a typo fails before the data is read
+
     # 1. Data: conversations; unless an eval set is given, whole documents are held out and no prompt or
     #    response text is on both sides (in either field: the two directions of a pair count).
     records = data.load_records(config.data, txt_unit=config.txt_unit)
